@@ -1,0 +1,1 @@
+"""Front door: SigV4, the AWS wire protocols, routing by service. No business logic."""

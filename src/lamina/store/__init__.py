@@ -1,0 +1,1 @@
+"""Persistence drivers: resource state (SQLite by default) and content-addressed blobs."""

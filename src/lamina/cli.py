@@ -1,0 +1,50 @@
+"""The `lamina` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lamina.config import SETTINGS, load_config
+
+
+def _serve(args: argparse.Namespace) -> None:
+    from lamina.server import serve
+
+    config = load_config({"host": args.host, "port": args.port, "data_dir": args.data_dir,
+                          "dev": True if args.dev else None}, args.config)
+    serve(config)
+
+
+def _settings(_: argparse.Namespace) -> None:
+    print("| setting | environment variable | default | meaning |")
+    print("|---|---|---|---|")
+    for s in SETTINGS:
+        default = "" if s.default == "" else f"`{s.default}`"
+        print(f"| `{s.name}` | `{s.env_var}` | {default} | {s.help} |")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lamina", description="Self-hosted AWS Lambda.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the lamina server")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 9600)")
+    serve.add_argument("--data-dir", help="state directory (default $LAMINA_DATA_DIR or ~/.lamina)")
+    serve.add_argument("--config", help="settings file (default $LAMINA_CONFIG or ./lamina.toml)")
+    serve.add_argument("--dev", action="store_true", help="expose POST /_lamina/reset, which wipes all state")
+    serve.set_defaults(func=_serve)
+
+    settings = commands.add_parser("settings", help="print every setting as a table")
+    settings.set_defaults(func=_settings)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except ValueError as e:
+        print(f"lamina: {e}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,41 @@
+"""Where a deployment package comes from: the request itself (`ZipFile`) or an S3 object,
+fetched through the S3 API at the endpoint the operator configured the way the AWS SDKs
+are configured (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL and the usual credential chain)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from lamina.errors import InvalidParameterValueException
+
+
+async def package_bytes(code: Mapping[str, Any], region: str) -> bytes:
+    if code.get("ImageUri"):
+        raise InvalidParameterValueException(
+            "lamina runs functions deployed as .zip file archives; container images are not supported.")
+    if code.get("ZipFile") is not None:
+        if code.get("S3Bucket") or code.get("S3Key"):
+            raise InvalidParameterValueException("Please provide either a ZipFile or an S3 location, not both.")
+        return code["ZipFile"]
+    if code.get("S3Bucket") and code.get("S3Key"):
+        return await asyncio.to_thread(_s3_object, code["S3Bucket"], code["S3Key"], code.get("S3ObjectVersion"), region)
+    raise InvalidParameterValueException("Please provide a source for function code: ZipFile or S3Bucket and S3Key.")
+
+
+def _s3_object(bucket: str, key: str, version: str | None, region: str) -> bytes:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        s3 = boto3.client("s3", region_name=region)
+        extra = {"VersionId": version} if version else {}
+        return s3.get_object(Bucket=bucket, Key=key, **extra)["Body"].read()
+    except ClientError as e:
+        error = e.response.get("Error", {})
+        raise InvalidParameterValueException(
+            f"Error occurred while GetObject. S3 Error Code: {error.get('Code')}. "
+            f"S3 Error Message: {error.get('Message')}") from None
+    except BotoCoreError as e:
+        raise InvalidParameterValueException(f"Error occurred while GetObject: {e}") from None

@@ -1,0 +1,105 @@
+"""Process assembly: build every service from the settings, wire them to the front door,
+and run the HTTP server until SIGTERM."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from botocore.loaders import Loader
+from botocore.model import ServiceModel
+
+from lamina import __version__
+from lamina.api.app import App
+from lamina.api.internal import InternalRoutes
+from lamina.api.lambda_operations import lambda_operations
+from lamina.api.lambda_rest import RestJsonAdapter
+from lamina.api.sigv4 import Authenticator
+from lamina.config import Config
+from lamina.control.code_urls import CodeUrlSigner
+from lamina.control.functions import FunctionService
+from lamina.control.packages import CodeCache
+from lamina.sandbox.runtimes.detect import detect_runtimes
+from lamina.store.blobs import BlobStore
+from lamina.store.state import StateStore
+
+log = logging.getLogger("lamina")
+
+
+def load_service_model(name: str) -> ServiceModel:
+    return ServiceModel(Loader().load_service_model(name, "service-2"), service_name=name)
+
+
+def _server_secret(data_dir: Path) -> bytes:
+    """A per-installation secret (signs code download URLs); kept across restarts."""
+    path = data_dir / "secret"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+class Lamina:
+    """Every service of one lamina process."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        data_dir = config.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = StateStore(data_dir / "lamina.db")
+        self.blobs = BlobStore(data_dir / "blobs")
+        self.code = CodeCache(data_dir / "code", self.blobs)
+        self.runtimes = detect_runtimes()
+        code_urls = CodeUrlSigner(_server_secret(data_dir))
+        self.functions = FunctionService(config, self.store, self.blobs, self.code, self.runtimes, code_urls)
+        rest = RestJsonAdapter(load_service_model("lambda"), lambda_operations(self.functions))
+        internal = InternalRoutes(self.health, self.blobs, code_urls, self.reset if config.dev else None)
+        self.app = App(Authenticator(config), rest, internal, on_startup=self.start, on_shutdown=self.close)
+
+    async def start(self) -> None:
+        await self.store.open()
+        await self.functions.start()
+        log.info("lamina %s ready on %s:%d (data in %s; runtimes: %s)", __version__, self.config.host,
+                 self.config.port, self.config.data_dir, ", ".join(self.functions.offered_runtimes))
+
+    async def close(self) -> None:
+        await self.functions.close()
+        await self.store.close()
+
+    async def reset(self) -> None:
+        """Development reset: every account starts empty again."""
+        await self.functions.reset()
+        await self.store.wipe()
+
+    def health(self) -> dict[str, Any]:
+        return {"status": "ok", "version": __version__, "runtimes": self.functions.offered_runtimes}
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """SIGTERM and SIGINT shut lamina down gracefully and the process then exits 0
+        (uvicorn would re-raise the signal after its own shutdown)."""
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def serve(config: Config) -> None:
+    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    lamina = Lamina(config)
+    server = _Server(uvicorn.Config(
+        lamina.app, host=config.host, port=config.port, loop="uvloop", http="httptools", lifespan="on",
+        access_log=False, log_level=config.log_level, timeout_graceful_shutdown=10))
+    server.run()

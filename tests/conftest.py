@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import pytest
+
+from helpers import LaminaServer
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> LaminaServer:
+    """One lamina for the whole session; `lam` resets it before each test."""
+    instance = LaminaServer(tmp_path_factory.mktemp("lamina") / "data").start()
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture
+def lam(server: LaminaServer) -> LaminaServer:
+    server.reset()
+    return server
+
+
+@pytest.fixture
+def client(lam: LaminaServer):
+    return lam.client()
+
+
+@pytest.fixture
+def raw_client(lam: LaminaServer):
+    """A client that sends whatever it is given, for server-side validation tests."""
+    return lam.client(validate=False)

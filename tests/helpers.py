@@ -1,0 +1,115 @@
+"""Shared test helpers: deployment packages and a real lamina server process."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import boto3
+import requests
+from botocore.config import Config as BotoConfig
+
+REPO = Path(__file__).resolve().parent.parent
+ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+
+
+def make_zip(files: dict[str, str | bytes], executable: tuple[str, ...] = ()) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.external_attr = (0o100755 if name in executable else 0o100644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, content)
+    return buffer.getvalue()
+
+
+PYTHON_HELLO = make_zip({"app.py": "def handler(event, context):\n    return {'hello': event}\n"})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LaminaServer:
+    """A `lamina serve` child process on a free port."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, dev: bool = True,
+                 port: int | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.env = env or {}
+        self.dev = dev
+        self.process: subprocess.Popen | None = None
+        self.log_path = data_dir.parent / f"lamina-{self.port}.log"
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> LaminaServer:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LAMINA_")}
+        env.update(self.env)
+        args = [sys.executable, "-m", "lamina", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)]
+        if self.dev:
+            args.append("--dev")
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=self.data_dir.parent)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"lamina exited with {self.process.returncode}:\n{self.log_path.read_text()}")
+            try:
+                if requests.get(f"{self.endpoint}/_lamina/health", timeout=1).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"lamina did not become healthy:\n{self.log_path.read_text()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        code = self.process.wait(timeout)
+        self._log.close()
+        return code
+
+    def reset(self) -> None:
+        requests.post(f"{self.endpoint}/_lamina/reset", timeout=30).raise_for_status()
+
+    def client(self, service: str = "lambda", account: str = "000000000000", region: str = "us-east-1",
+               secret: str = "secret", retries: int = 0, validate: bool = True):
+        """A boto3 client for this server; `validate=False` turns off boto3's own parameter
+        checks so requests reach lamina's validation."""
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=region,
+                            aws_access_key_id=account, aws_secret_access_key=secret,
+                            config=BotoConfig(retries={"max_attempts": retries, "mode": "standard"},
+                                              read_timeout=120, parameter_validation=validate))
+
+    def cli(self, *args: str, account: str = "000000000000", region: str = "us-east-1",
+            check: bool = True) -> subprocess.CompletedProcess:
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=account, AWS_SECRET_ACCESS_KEY="secret",
+                   AWS_DEFAULT_REGION=region, AWS_PAGER="")
+        aws = Path(sys.executable).parent / "aws"
+        return subprocess.run([str(aws), *args, "--endpoint-url", self.endpoint, "--output", "json"],
+                              env=env, capture_output=True, text=True, check=check, timeout=120)
+
+
+def create_python_function(client, name: str = "hello", zip_bytes: bytes = PYTHON_HELLO, wait: bool = True,
+                           **extra) -> dict:
+    params = {"FunctionName": name, "Runtime": "python3.11", "Role": ROLE, "Handler": "app.handler",
+              "Code": {"ZipFile": zip_bytes}, **extra}
+    created = client.create_function(**params)
+    if wait:
+        client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300})
+    return created
