@@ -16,6 +16,13 @@ def _serve(args: argparse.Namespace) -> None:
     serve(config)
 
 
+def _logs(args: argparse.Namespace) -> None:
+    from lamina.logs_cli import print_function_logs
+
+    print_function_logs(args.function, endpoint_url=args.endpoint_url, region=args.region, follow=args.follow,
+                        since_seconds=args.since)
+
+
 def _settings(_: argparse.Namespace) -> None:
     print("| setting | environment variable | default | meaning |")
     print("|---|---|---|---|")
@@ -35,6 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help="settings file (default $LAMINA_CONFIG or ./lamina.toml)")
     serve.add_argument("--dev", action="store_true", help="expose POST /_lamina/reset, which wipes all state")
     serve.set_defaults(func=_serve)
+
+    logs = commands.add_parser("logs", help="print a function's logs (START/END/REPORT and its output)")
+    logs.add_argument("function", help="function name or ARN")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new events as they arrive")
+    logs.add_argument("--since", type=float, metavar="SECONDS", help="only events newer than this many seconds")
+    logs.add_argument("--endpoint-url", help="lamina's URL (default http://$LAMINA_HOST:$LAMINA_PORT)")
+    logs.add_argument("--region", help="region (default $AWS_DEFAULT_REGION or lamina's default region)")
+    logs.set_defaults(func=_logs)
 
     settings = commands.add_parser("settings", help="print every setting as a table")
     settings.set_defaults(func=_settings)

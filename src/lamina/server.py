@@ -19,13 +19,18 @@ from botocore.model import ServiceModel
 from lamina import __version__
 from lamina.api.app import App
 from lamina.api.internal import InternalRoutes
+from lamina.api.json_protocol import JsonProtocolAdapter
 from lamina.api.lambda_operations import lambda_operations
 from lamina.api.lambda_rest import RestJsonAdapter
+from lamina.api.logs_operations import logs_operations
 from lamina.api.sigv4 import Authenticator
 from lamina.config import Config
 from lamina.control.code_urls import CodeUrlSigner
 from lamina.control.functions import FunctionService
 from lamina.control.packages import CodeCache
+from lamina.credentials import SessionCredentials
+from lamina.observability.log_store import LogStore
+from lamina.observability.logs_service import LogsService
 from lamina.sandbox.runtimes.detect import detect_runtimes
 from lamina.store.blobs import BlobStore
 from lamina.store.state import StateStore
@@ -58,25 +63,35 @@ class Lamina:
         self.blobs = BlobStore(data_dir / "blobs")
         self.code = CodeCache(data_dir / "code", self.blobs)
         self.runtimes = detect_runtimes()
-        code_urls = CodeUrlSigner(_server_secret(data_dir))
+        secret = _server_secret(data_dir)
+        code_urls = CodeUrlSigner(secret)
+        self.sessions = SessionCredentials(secret)
         self.functions = FunctionService(config, self.store, self.blobs, self.code, self.runtimes, code_urls)
+        self.logs = LogStore(self.store)
         rest = RestJsonAdapter(load_service_model("lambda"), lambda_operations(self.functions))
+        json_services = {
+            "Logs_20140328": JsonProtocolAdapter(load_service_model("logs"), logs_operations(LogsService(self.logs))),
+        }
         internal = InternalRoutes(self.health, self.blobs, code_urls, self.reset if config.dev else None)
-        self.app = App(Authenticator(config), rest, internal, on_startup=self.start, on_shutdown=self.close)
+        self.app = App(Authenticator(config, self.sessions), rest, internal, json_services,
+                       on_startup=self.start, on_shutdown=self.close)
 
     async def start(self) -> None:
         await self.store.open()
         await self.functions.start()
+        await self.logs.start()
         log.info("lamina %s ready on %s:%d (data in %s; runtimes: %s)", __version__, self.config.host,
                  self.config.port, self.config.data_dir, ", ".join(self.functions.offered_runtimes))
 
     async def close(self) -> None:
         await self.functions.close()
+        await self.logs.close()
         await self.store.close()
 
     async def reset(self) -> None:
         """Development reset: every account starts empty again."""
         await self.functions.reset()
+        await self.logs.wipe()
         await self.store.wipe()
 
     def health(self) -> dict[str, Any]:

@@ -74,12 +74,29 @@ def parse_request(operation: OperationModel, labels: Mapping[str, str], query: M
             if document.get(wire) is not None:
                 params[name] = _decode(member, document[wire], name)
 
+    validate(shape, params)
+    return params
+
+
+def parse_json_request(operation: OperationModel, body: bytes) -> dict[str, Any]:
+    """JSON 1.0/1.1 protocols: every input member is in the body."""
+    shape = operation.input_shape
+    if shape is None:
+        return {}
+    document = _load_json(body) if body.strip() else {}
+    if not isinstance(document, dict):
+        raise InvalidRequestContentException("Could not parse request body into json: expected a JSON object")
+    params = _decode(shape, document, "")
+    validate(shape, params)
+    return params
+
+
+def validate(shape: Shape, params: dict[str, Any]) -> None:
     problems: list[str] = []
-    _validate(shape, params, "", problems, top=True)
+    _validate(shape, params, "", problems)
     if problems:
         count = len(problems)
         raise ValidationException(f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(problems))
-    return params
 
 
 def _load_json(body: bytes) -> Any:
@@ -182,7 +199,7 @@ def _pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.DOTALL)
 
 
-def _validate(shape: Shape, value: Any, path: str, problems: list[str], top: bool = False) -> None:
+def _validate(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
     kind = shape.type_name
     meta = shape.metadata
     if kind == "structure":
@@ -269,6 +286,14 @@ def serialize_response(operation: OperationModel, output: Mapping[str, Any] | No
         body = orjson.dumps(document)
         headers.append((b"content-type", b"application/json"))
     return status, headers, body
+
+
+def encode_output(operation: OperationModel, output: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The JSON document of an output shape (JSON protocols have no headers or status)."""
+    shape = operation.output_shape
+    if shape is None or not output:
+        return {}
+    return _encode(shape, output)
 
 
 def _header_text(value: Any) -> str:

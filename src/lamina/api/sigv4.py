@@ -19,6 +19,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from lamina.config import Config
+from lamina.credentials import SessionCredentials
 from lamina.errors import (
     IncompleteSignatureException,
     InvalidSignatureException,
@@ -68,32 +69,42 @@ def parse_authorization(header: str) -> Authorization:
 
 
 class Authenticator:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, sessions: SessionCredentials | None = None) -> None:
         self.default_account = config.default_account
         self.default_region = config.default_region
         self.keys = config.keys_by_id
+        self.sessions = sessions
 
     def authenticate(self, method: str, raw_path: str, raw_query: str, headers: dict[str, str],
                      body: bytes) -> Caller:
         header = headers.get("authorization")
         if not self.keys:
-            return self._unchecked(header)
+            return self._unchecked(header, headers.get("x-amz-security-token"))
         if not header:
             raise MissingAuthenticationTokenException("Missing Authentication Token")
         auth = parse_authorization(header)
-        key = self.keys.get(auth.access_key_id)
-        if key is None:
-            raise UnrecognizedClientException("The security token included in the request is invalid.")
+        account, secret = self._credentials(auth.access_key_id, headers.get("x-amz-security-token"))
         self._check_date(headers.get("x-amz-date", ""), auth)
-        expected = self._signature(auth, key.secret_access_key, method, raw_path, raw_query, headers, body)
+        expected = self._signature(auth, secret, method, raw_path, raw_query, headers, body)
         if not hmac.compare_digest(expected, auth.signature):
             raise InvalidSignatureException(
                 "The request signature we calculated does not match the signature you provided. "
                 "Check your AWS Secret Access Key and signing method. "
                 "Consult the service documentation for details.")
-        return Caller(key.account_id, auth.region, key.access_key_id)
+        return Caller(account, auth.region, auth.access_key_id)
 
-    def _unchecked(self, header: str | None) -> Caller:
+    def _credentials(self, key_id: str, session_token: str | None) -> tuple[str, str]:
+        """(account, secret) of a configured key or of a session lamina issued to a function."""
+        key = self.keys.get(key_id)
+        if key is not None:
+            return key.account_id, key.secret_access_key
+        if session_token and self.sessions:
+            account = self.sessions.account_of(key_id, session_token)
+            if account is not None:
+                return account, self.sessions.secret_for(key_id)
+        raise UnrecognizedClientException("The security token included in the request is invalid.")
+
+    def _unchecked(self, header: str | None, session_token: str | None) -> Caller:
         if not header:
             return Caller(self.default_account, self.default_region)
         try:
@@ -101,6 +112,8 @@ class Authenticator:
         except IncompleteSignatureException:
             return Caller(self.default_account, self.default_region)
         account = auth.access_key_id if _ACCOUNT_ID.fullmatch(auth.access_key_id) else self.default_account
+        if session_token and self.sessions:
+            account = self.sessions.account_of(auth.access_key_id, session_token) or account
         return Caller(account, auth.region or self.default_region, auth.access_key_id)
 
     @staticmethod

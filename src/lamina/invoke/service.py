@@ -1,0 +1,149 @@
+"""Invoke: from an API call (or an in-process caller) to a result.
+
+The hot path: resolve the function in memory, check the payload, hand the event to the
+environment pool, then queue the log lines (no I/O) and answer. Nothing here touches the
+store or the disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from lamina.context import RequestContext
+from lamina.control.arns import FunctionRef, function_arn, parse_function_ref
+from lamina.control.function_model import Deployment, Function
+from lamina.control.functions import FunctionService
+from lamina.errors import (
+    InvalidParameterValueException,
+    InvalidRequestContentException,
+    NotImplementedOperation,
+    RequestTooLargeException,
+    ResourceConflictException,
+)
+from lamina.invoke.report import invocation_log, log_tail
+from lamina.invoke.specs import SpecBuilder
+from lamina.observability.log_store import LogStore
+from lamina.sandbox.spec import EnvironmentSpec, InvokeRequest, InvokeResult
+
+log = logging.getLogger("lamina.invoke")
+
+SYNC_PAYLOAD_LIMIT = 6_291_456
+CLIENT_CONTEXT_LIMIT = 3_583
+
+
+class EnvironmentPool(Protocol):
+    async def invoke(self, spec: EnvironmentSpec, request: InvokeRequest) -> InvokeResult: ...
+
+    async def retire(self, key: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """The outcome of one synchronous invocation, as in-process callers see it."""
+
+    request_id: str
+    executed_version: str
+    payload: bytes
+    function_error: str | None  # "Unhandled" when the function (or its runtime) failed
+    error_type: str | None
+    log_events: list[tuple[int, str]]
+
+
+class InvokeService:
+    def __init__(self, functions: FunctionService, pool: EnvironmentPool, specs: SpecBuilder, logs: LogStore) -> None:
+        self.functions = functions
+        self.pool = pool
+        self.specs = specs
+        self.logs = logs
+        self._retiring: set[asyncio.Task] = set()
+        functions.listeners.append(self._deployment_changed)
+
+    def _deployment_changed(self, function: Function, version_key: str) -> None:
+        """Environments never outlive the deployment they were started for."""
+        spec = self.specs.forget(function, version_key)
+        if spec is not None:
+            task = asyncio.get_running_loop().create_task(self.pool.retire(spec.key))
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+
+    # ------------------------------------------------------------ API
+
+    async def invoke(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        invocation_type = params.get("InvocationType") or "RequestResponse"
+        payload = params.get("Payload") or b""
+        if invocation_type == "Event":
+            raise NotImplementedOperation("lamina does not implement asynchronous invocation (Event) yet.")
+        if len(payload) >= SYNC_PAYLOAD_LIMIT:
+            raise RequestTooLargeException(
+                f"Request must be smaller than {SYNC_PAYLOAD_LIMIT} bytes for the InvokeFunction operation")
+        payload = _json_payload(payload)
+        client_context = _client_context(params.get("ClientContext"))
+        ref = parse_function_ref(ctx, params["FunctionName"], params.get("Qualifier"))
+        function, version_key, deployment = self.resolve(ref)
+        if invocation_type == "DryRun":
+            return {"StatusCode": 204}
+        invoked_arn = function_arn(function.region, function.account_id, function.name, ref.qualifier)
+        outcome = await self.run(function, version_key, deployment, payload, ctx.request_id,
+                                 invoked_arn=invoked_arn, client_context=client_context)
+        result: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": outcome.executed_version,
+                                  "Payload": outcome.payload}
+        if outcome.function_error:
+            result["FunctionError"] = outcome.function_error
+        if params.get("LogType") == "Tail":
+            result["LogResult"] = log_tail(outcome.log_events)
+        return result
+
+    # ------------------------------------------------------------ in-process
+
+    def resolve(self, ref: FunctionRef) -> tuple[Function, str, Deployment]:
+        """The version an invocation runs, and the deployment it runs with."""
+        function, version_key, version = self.functions.find_version(ref)
+        if version.live is None or version.state != "Active":
+            raise ResourceConflictException(
+                "The operation cannot be performed at this time. "
+                f"The function is currently in the following state: {version.state}")
+        return function, version_key, version.live
+
+    async def run(self, function: Function, version_key: str, deployment: Deployment, payload: bytes,
+                  request_id: str, *, invoked_arn: str | None = None, client_context: str | None = None
+                  ) -> Invocation:
+        spec = self.specs.spec_for(function, version_key, deployment)
+        request = InvokeRequest(request_id=request_id, payload=payload,
+                                invoked_function_arn=invoked_arn or function.arn, client_context=client_context)
+        result = await self.pool.invoke(spec, request)
+        events = invocation_log(request_id, version_key, result, spec.memory_mb)
+        self.logs.append(function.account_id, function.region, spec.log_group, result.log_stream, events)
+        return Invocation(request_id, version_key, result.payload,
+                          "Unhandled" if result.error_type else None, result.error_type, events)
+
+
+def _json_payload(payload: bytes) -> bytes:
+    if not payload.strip():
+        return b"{}"
+    try:
+        orjson.loads(payload)
+    except orjson.JSONDecodeError as e:
+        raise InvalidRequestContentException(
+            f"Could not parse request body into json: Could not parse payload into json: {e}") from None
+    return payload
+
+
+def _client_context(encoded: str | None) -> str | None:
+    if encoded is None:
+        return None
+    if len(encoded) > CLIENT_CONTEXT_LIMIT:
+        raise InvalidParameterValueException(f"Client context must be at most {CLIENT_CONTEXT_LIMIT} bytes.")
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode()
+        orjson.loads(decoded)
+    except (binascii.Error, ValueError):
+        raise InvalidRequestContentException("Client context must be base64-encoded JSON.") from None
+    return decoded
+
