@@ -46,6 +46,7 @@ SETTINGS: tuple[Setting, ...] = (
             "SigV4 signature by one of these keys; when empty, any key is accepted."),
     Setting("dev", False, bool, "Development mode: exposes `POST /_lamina/reset`, which wipes all state."),
     Setting("max_timeout", 900, int, "Largest function `Timeout` accepted, in seconds (AWS allows up to 900)."),
+    Setting("concurrency_limit", 1000, int, "Concurrent executions allowed per account and region."),
     Setting("idle_environment_seconds", 600, int, "Idle execution environments are reaped after this long."),
     Setting("sandbox", "auto", str,
             "Isolation mode: `bwrap` (namespaces + cgroups), `process` (no isolation, warns at start) "
@@ -67,6 +68,7 @@ class Config:
     access_keys: tuple[AccessKey, ...] = ()
     dev: bool = False
     max_timeout: int = 900
+    concurrency_limit: int = 1000
     idle_environment_seconds: int = 600
     sandbox: str = "auto"
     sandbox_uid: int = 64000

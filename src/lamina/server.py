@@ -25,9 +25,14 @@ from lamina.api.lambda_rest import RestJsonAdapter
 from lamina.api.logs_operations import logs_operations
 from lamina.api.sigv4 import Authenticator
 from lamina.config import Config
+from lamina.control.aliases import AliasService
 from lamina.control.code_urls import CodeUrlSigner
+from lamina.control.concurrency import ConcurrencyService
 from lamina.control.functions import FunctionService
+from lamina.control.layers import LayerService
 from lamina.control.packages import CodeCache
+from lamina.control.policies import PolicyService
+from lamina.control.versions import VersionService
 from lamina.credentials import SessionCredentials
 from lamina.observability.log_store import LogStore
 from lamina.observability.logs_service import LogsService
@@ -66,9 +71,14 @@ class Lamina:
         secret = _server_secret(data_dir)
         code_urls = CodeUrlSigner(secret)
         self.sessions = SessionCredentials(secret)
-        self.functions = FunctionService(config, self.store, self.blobs, self.code, self.runtimes, code_urls)
+        self.layers = LayerService(self.store, self.blobs, code_urls)
+        self.functions = FunctionService(config, self.store, self.blobs, self.code, self.runtimes, code_urls,
+                                         self.layers)
+        self.concurrency = ConcurrencyService(config, self.functions)
         self.logs = LogStore(self.store)
-        rest = RestJsonAdapter(load_service_model("lambda"), lambda_operations(self.functions))
+        rest = RestJsonAdapter(load_service_model("lambda"), lambda_operations(
+            self.functions, VersionService(self.functions), AliasService(self.functions), self.layers,
+            PolicyService(self.functions), self.concurrency))
         json_services = {
             "Logs_20140328": JsonProtocolAdapter(load_service_model("logs"), logs_operations(LogsService(self.logs))),
         }
@@ -78,6 +88,7 @@ class Lamina:
 
     async def start(self) -> None:
         await self.store.open()
+        await self.layers.start()
         await self.functions.start()
         await self.logs.start()
         log.info("lamina %s ready on %s:%d (data in %s; runtimes: %s)", __version__, self.config.host,
@@ -91,6 +102,7 @@ class Lamina:
     async def reset(self) -> None:
         """Development reset: every account starts empty again."""
         await self.functions.reset()
+        self.layers.reset()
         await self.logs.wipe()
         await self.store.wipe()
 

@@ -4,10 +4,17 @@ clear `UnsupportedOperationException` naming the operation."""
 from __future__ import annotations
 
 from lamina.api.lambda_rest import OperationHandler
+from lamina.control.aliases import AliasService
+from lamina.control.concurrency import ConcurrencyService
 from lamina.control.functions import FunctionService
+from lamina.control.layers import LayerService
+from lamina.control.policies import PolicyService
+from lamina.control.versions import VersionService
 
 
-def lambda_operations(functions: FunctionService) -> dict[str, OperationHandler]:
+def lambda_operations(functions: FunctionService, versions: VersionService, aliases: AliasService,
+                      layers: LayerService, policies: PolicyService,
+                      concurrency: ConcurrencyService) -> dict[str, OperationHandler]:
     return {
         "CreateFunction": functions.create_function,
         "GetFunction": functions.get_function,
@@ -19,5 +26,31 @@ def lambda_operations(functions: FunctionService) -> dict[str, OperationHandler]
         "TagResource": functions.tag_resource,
         "UntagResource": functions.untag_resource,
         "ListTags": functions.list_tags,
-        "GetAccountSettings": functions.get_account_settings,
+        "GetAccountSettings": concurrency.get_account_settings,
+        "PublishVersion": versions.publish_version,
+        "ListVersionsByFunction": versions.list_versions_by_function,
+        "CreateAlias": aliases.create_alias,
+        "GetAlias": aliases.get_alias,
+        "UpdateAlias": aliases.update_alias,
+        "DeleteAlias": aliases.delete_alias,
+        "ListAliases": aliases.list_aliases,
+        "PublishLayerVersion": layers.publish_layer_version,
+        "GetLayerVersion": layers.get_layer_version,
+        "GetLayerVersionByArn": layers.get_layer_version_by_arn,
+        "DeleteLayerVersion": layers.delete_layer_version,
+        "ListLayers": layers.list_layers,
+        "ListLayerVersions": layers.list_layer_versions,
+        "AddLayerVersionPermission": layers.add_layer_version_permission,
+        "GetLayerVersionPolicy": layers.get_layer_version_policy,
+        "RemoveLayerVersionPermission": layers.remove_layer_version_permission,
+        "AddPermission": policies.add_permission,
+        "RemovePermission": policies.remove_permission,
+        "GetPolicy": policies.get_policy,
+        "PutFunctionConcurrency": concurrency.put_function_concurrency,
+        "GetFunctionConcurrency": concurrency.get_function_concurrency,
+        "DeleteFunctionConcurrency": concurrency.delete_function_concurrency,
+        "PutProvisionedConcurrencyConfig": concurrency.put_provisioned_concurrency_config,
+        "GetProvisionedConcurrencyConfig": concurrency.get_provisioned_concurrency_config,
+        "DeleteProvisionedConcurrencyConfig": concurrency.delete_provisioned_concurrency_config,
+        "ListProvisionedConcurrencyConfigs": concurrency.list_provisioned_concurrency_configs,
     }

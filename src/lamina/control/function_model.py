@@ -24,10 +24,19 @@ class Deployment:
 
     config: dict[str, Any]
     code: CodePackage
+    layers: tuple[CodePackage, ...] = ()
 
     @property
     def revision_id(self) -> str:
         return self.config["RevisionId"]
+
+    def to_doc(self) -> dict[str, Any]:
+        return {"config": self.config, "code": self.code.to_doc(), "layers": [p.to_doc() for p in self.layers]}
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Deployment:
+        return cls(doc["config"], CodePackage.from_doc(doc["code"]),
+                   tuple(CodePackage.from_doc(p) for p in doc.get("layers", ())))
 
 
 @dataclass
@@ -37,6 +46,7 @@ class FunctionVersion:
     config: dict[str, Any]
     code: CodePackage
     live: Deployment | None = None
+    layers: tuple[CodePackage, ...] = ()  # the packages of config["Layers"], in order
 
     @property
     def state(self) -> str:
@@ -48,13 +58,65 @@ class FunctionVersion:
 
     def to_doc(self) -> dict[str, Any]:
         return {"config": self.config, "code": self.code.to_doc(),
-                "live": None if self.live is None else {"config": self.live.config, "code": self.live.code.to_doc()}}
+                "live": None if self.live is None else self.live.to_doc(),
+                "layers": [p.to_doc() for p in self.layers]}
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> FunctionVersion:
         live = doc.get("live")
         return cls(doc["config"], CodePackage.from_doc(doc["code"]),
-                   None if live is None else Deployment(live["config"], CodePackage.from_doc(live["code"])))
+                   None if live is None else Deployment.from_doc(live),
+                   tuple(CodePackage.from_doc(p) for p in doc.get("layers", ())))
+
+
+@dataclass
+class Alias:
+    name: str
+    function_version: str
+    description: str
+    revision_id: str
+    # Extra version -> share of invocations it gets (AdditionalVersionWeights); at most one.
+    weights: dict[str, float] = field(default_factory=dict)
+
+    def to_doc(self) -> dict[str, Any]:
+        return {"name": self.name, "function_version": self.function_version, "description": self.description,
+                "revision_id": self.revision_id, "weights": self.weights}
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Alias:
+        return cls(doc["name"], doc["function_version"], doc["description"], doc["revision_id"], doc["weights"])
+
+
+@dataclass
+class Policy:
+    """A resource-based policy: its statements, in order, and its own revision."""
+
+    statements: list[dict[str, Any]]
+    revision_id: str
+
+    def to_doc(self) -> dict[str, Any]:
+        return {"statements": self.statements, "revision_id": self.revision_id}
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Policy:
+        return cls(doc["statements"], doc["revision_id"])
+
+
+@dataclass
+class ProvisionedConfig:
+    requested: int
+    last_modified: str
+    status: str = "IN_PROGRESS"  # IN_PROGRESS | READY | FAILED
+    allocated: int = 0
+    reason: str | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        return {"requested": self.requested, "last_modified": self.last_modified, "status": self.status,
+                "allocated": self.allocated, "reason": self.reason}
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> ProvisionedConfig:
+        return cls(doc["requested"], doc["last_modified"], doc["status"], doc["allocated"], doc.get("reason"))
 
 
 @dataclass
@@ -65,6 +127,12 @@ class Function:
     versions: dict[str, FunctionVersion]
     tags: dict[str, str] = field(default_factory=dict)
     next_version: int = 1
+    aliases: dict[str, Alias] = field(default_factory=dict)
+    # Resource-based policies by qualifier ("" is the unqualified function).
+    policies: dict[str, Policy] = field(default_factory=dict)
+    reserved_concurrency: int | None = None
+    # Provisioned concurrency by qualifier (a version number or an alias name).
+    provisioned: dict[str, ProvisionedConfig] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -85,13 +153,24 @@ class Function:
     def to_doc(self) -> dict[str, Any]:
         return {"account_id": self.account_id, "region": self.region, "name": self.name,
                 "versions": {k: v.to_doc() for k, v in self.versions.items()},
-                "tags": self.tags, "next_version": self.next_version}
+                "tags": self.tags, "next_version": self.next_version,
+                "aliases": {k: v.to_doc() for k, v in self.aliases.items()},
+                "policies": {k: v.to_doc() for k, v in self.policies.items()},
+                "reserved_concurrency": self.reserved_concurrency,
+                "provisioned": {k: v.to_doc() for k, v in self.provisioned.items()}}
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Function:
         return cls(doc["account_id"], doc["region"], doc["name"],
                    {k: FunctionVersion.from_doc(v) for k, v in doc["versions"].items()},
-                   doc.get("tags", {}), doc.get("next_version", 1))
+                   doc.get("tags", {}), doc.get("next_version", 1),
+                   {k: Alias.from_doc(v) for k, v in doc.get("aliases", {}).items()},
+                   {k: Policy.from_doc(v) for k, v in doc.get("policies", {}).items()},
+                   doc.get("reserved_concurrency"),
+                   {k: ProvisionedConfig.from_doc(v) for k, v in doc.get("provisioned", {}).items()})
+
+    def alias_arn(self, alias: str) -> str:
+        return function_arn(self.region, self.account_id, self.name, alias)
 
 
 def public_config(config: dict[str, Any], qualified: bool = False) -> dict[str, Any]:

@@ -33,11 +33,18 @@ from lamina.control.arns import (
 from lamina.control.code_source import package_bytes
 from lamina.control.code_urls import CodeUrlSigner
 from lamina.control.function_model import Deployment, Function, FunctionVersion, aws_timestamp, public_config
-from lamina.control.packages import CodeCache, CodePackage, unzipped_size
+from lamina.control.layers import LayerService
+from lamina.control.packages import (
+    TOTAL_CODE_SIZE_LIMIT,
+    UNZIPPED_LIMIT,
+    CodeCache,
+    CodePackage,
+    unzipped_size,
+)
+from lamina.control.versions import publish, remove_version
 from lamina.errors import (
     CodeStorageExceededException,
     InvalidParameterValueException,
-    NotImplementedOperation,
     PreconditionFailedException,
     ResourceConflictException,
     ResourceNotFoundException,
@@ -49,7 +56,6 @@ from lamina.store.state import Delete, Put, StateStore
 log = logging.getLogger("lamina.control")
 
 KIND = "function"
-TOTAL_CODE_SIZE_LIMIT = 80_530_636_800
 LIST_PAGE_LIMIT = 50
 MAX_TAGS = 50
 
@@ -60,16 +66,18 @@ DeploymentListener = Callable[[Function, str], None]
 
 class FunctionService:
     def __init__(self, config: Config, store: StateStore, blobs: BlobStore, code: CodeCache,
-                 runtimes: Mapping[str, RuntimeInstall], code_urls: CodeUrlSigner) -> None:
+                 runtimes: Mapping[str, RuntimeInstall], code_urls: CodeUrlSigner,
+                 layers: LayerService | None = None) -> None:
         self.config = config
         self.store = store
         self.blobs = blobs
         self.code = code
         self.runtimes = runtimes
         self.code_urls = code_urls
+        self.layer_service = layers
         self.functions: dict[tuple[str, str, str], Function] = {}
         self.listeners: list[DeploymentListener] = []
-        self._lock = asyncio.Lock()
+        self.lock = asyncio.Lock()
         self._deployments: set[asyncio.Task] = set()
         self._incoming: Counter[str] = Counter()
 
@@ -95,7 +103,7 @@ class FunctionService:
         await self.close()
         for function in list(self.functions.values()):
             self.functions.pop(function.key)
-            self._notify(function, LATEST)
+            self.notify(function, LATEST)
         self.code.wipe()
         self.blobs.wipe()
 
@@ -112,8 +120,11 @@ class FunctionService:
         return function
 
     def find_version(self, ref: FunctionRef) -> tuple[Function, str, FunctionVersion]:
+        """The version a qualifier names; an alias names its primary version."""
         function = self.find(ref)
         key = ref.qualifier or LATEST
+        if key in function.aliases:
+            key = function.aliases[key].function_version
         version = function.versions.get(key)
         if version is None:
             raise ResourceNotFoundException(f"Function not found: {function_arn(ref.region, ref.account_id, ref.name, key)}")
@@ -128,12 +139,10 @@ class FunctionService:
         if params.get("PackageType", "Zip") != "Zip":
             raise InvalidParameterValueException(
                 "lamina runs functions deployed as .zip file archives; container images are not supported.")
-        if params.get("Publish"):
-            raise NotImplementedOperation("lamina does not implement publishing versions (Publish=true) yet.")
         fc.check_runtime(params.get("Runtime"), params.get("Handler"), creating=True)
         fc.check_architectures(params.get("Architectures"))
         fc.check_environment(params.get("Environment"))
-        self._check_layers(params.get("Layers"))
+        layer_entries, layer_packages = self._resolve_layers(ctx, params.get("Layers"))
         tags = params.get("Tags") or {}
         self._check_tags(tags, {})
 
@@ -145,31 +154,44 @@ class FunctionService:
             code_sha256=base64.b64encode(hashlib.sha256(data).digest()).decode(), timestamp=aws_timestamp(),
             runtime_version=install.version if install else "")
         fc.check_limits(config, self.config.max_timeout)
+        if layer_entries:
+            config["Layers"] = layer_entries
+        _check_total_size(unzipped, layer_packages)
 
         if (ref.account_id, ref.region, ref.name) in self.functions:
             raise ResourceConflictException(f"Function already exist: {ref.name}")
         package = await self._store_package(data, unzipped)
         try:
-            async with self._lock:
+            async with self.lock:
                 if (ref.account_id, ref.region, ref.name) in self.functions:
                     raise ResourceConflictException(f"Function already exist: {ref.name}")
                 function = Function(ref.account_id, ref.region, ref.name,
-                                    {LATEST: FunctionVersion(config, package)}, dict(tags))
+                                    {LATEST: FunctionVersion(config, package, layers=layer_packages)}, dict(tags))
                 self.functions[function.key] = function
                 try:
-                    await self._save(function)
+                    await self.save(function)
                 except BaseException:
                     self.functions.pop(function.key, None)
                     raise
         finally:
             self._release(package)
-        self._deploy_later(function, LATEST)
+        deployment = self._deploy_later(function, LATEST)
+        if params.get("Publish"):
+            return await self._publish_after(deployment, function)
         return public_config(config)
+
+    async def _publish_after(self, deployment: asyncio.Task, function: Function) -> dict[str, Any]:
+        """`Publish=true`: once the deployment is in place, publish it as a version."""
+        await asyncio.shield(deployment)
+        async with self.lock:
+            _, version = publish(function)
+            await self.save(function)
+        return public_config(version.config)
 
     async def _check_package(self, account_id: str, region: str, data: bytes) -> int:
         """Validate a zip and the account's code storage; returns the unzipped size."""
         size = await asyncio.to_thread(unzipped_size, data)
-        if self._code_storage(account_id, region) + len(data) > TOTAL_CODE_SIZE_LIMIT:
+        if self.code_storage(account_id, region) + len(data) > TOTAL_CODE_SIZE_LIMIT:
             raise CodeStorageExceededException("Code storage limit exceeded.")
         return size
 
@@ -192,10 +214,11 @@ class FunctionService:
 
     # ------------------------------------------------------------ deployment
 
-    def _deploy_later(self, function: Function, version_key: str) -> None:
+    def _deploy_later(self, function: Function, version_key: str) -> asyncio.Task:
         task = asyncio.create_task(self._deploy(function, version_key))
         self._deployments.add(task)
         task.add_done_callback(self._deployments.discard)
+        return task
 
     async def _deploy(self, function: Function, version_key: str) -> None:
         version = function.versions.get(version_key)
@@ -211,11 +234,13 @@ class FunctionService:
         else:
             try:
                 await asyncio.to_thread(self.code.extract, version.code.blob)
+                if version.layers:
+                    await asyncio.to_thread(self.code.extract_layers, tuple(p.blob for p in version.layers))
             except Exception as e:  # the package was checked at upload, so this is lamina's fault
                 log.exception("extracting code of %s failed", function.arn)
                 problem = ("InternalError", f"lamina could not extract the deployment package: {e}")
 
-        async with self._lock:
+        async with self.lock:
             # A newer update, or a delete, supersedes this deployment.
             if self.functions.get(function.key) is not function or function.versions.get(version_key) is not version \
                     or version.config["RevisionId"] != revision:
@@ -227,7 +252,7 @@ class FunctionService:
             if problem is None:
                 config["State"] = "Active"
                 config["LastUpdateStatus"] = "Successful"
-                version.live = Deployment(config, version.code)
+                version.live = Deployment(config, version.code, version.layers)
             else:
                 code, reason = problem
                 if creating or config["State"] == "Failed":
@@ -235,10 +260,10 @@ class FunctionService:
                 config.update(LastUpdateStatus="Failed", LastUpdateStatusReason=reason,
                               LastUpdateStatusReasonCode=code)
             version.config = config
-            await self._save(function)
-        self._notify(function, version_key)
+            await self.save(function)
+        self.notify(function, version_key)
 
-    def _notify(self, function: Function, version_key: str) -> None:
+    def notify(self, function: Function, version_key: str) -> None:
         for listener in self.listeners:
             try:
                 listener(function, version_key)
@@ -251,18 +276,28 @@ class FunctionService:
         ref = parse_function_ref(ctx, params["FunctionName"], params.get("Qualifier"))
         function, key, version = self.find_version(ref)
         result: dict[str, Any] = {
-            "Configuration": public_config(version.config, qualified=ref.qualifier is not None),
+            "Configuration": self._shown(function, ref, version),
             "Code": {"RepositoryType": "S3",
                      "Location": self.code_urls.url(ctx.base_url, ctx.account_id, version.code.blob)},
         }
         if function.tags:
             result["Tags"] = dict(function.tags)
+        if function.reserved_concurrency is not None:
+            result["Concurrency"] = {"ReservedConcurrentExecutions": function.reserved_concurrency}
         return result
+
+    @staticmethod
+    def _shown(function: Function, ref: FunctionRef, version: FunctionVersion) -> dict[str, Any]:
+        """A version's configuration as named: through an alias, the ARN is the alias's."""
+        shown = public_config(version.config, qualified=ref.qualifier is not None)
+        if ref.qualifier in function.aliases:
+            shown["FunctionArn"] = function.alias_arn(ref.qualifier)
+        return shown
 
     async def get_function_configuration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         ref = parse_function_ref(ctx, params["FunctionName"], params.get("Qualifier"))
-        _, _, version = self.find_version(ref)
-        return public_config(version.config, qualified=ref.qualifier is not None)
+        function, _, version = self.find_version(ref)
+        return self._shown(function, ref, version)
 
     async def list_functions(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         if params.get("MasterRegion") and params.get("FunctionVersion") != "ALL":
@@ -316,20 +351,19 @@ class FunctionService:
         ref = parse_function_ref(ctx, params["FunctionName"])
         if ref.qualifier:
             raise InvalidParameterValueException("Unqualified function name required: remove the qualifier.")
-        if params.get("Publish"):
-            raise NotImplementedOperation("lamina does not implement publishing versions (Publish=true) yet.")
         function, _, version = self.find_version(ref)
         self._check_updatable(version, function.arn)
         self._check_revision(version, params.get("RevisionId"))
         fc.check_architectures(params.get("Architectures"))
         data = await package_bytes(params, ctx.region)
         unzipped = await self._check_package(ctx.account_id, ctx.region, data)
+        _check_total_size(unzipped, version.layers)
         code_sha256 = base64.b64encode(hashlib.sha256(data).digest()).decode()
         if params.get("DryRun"):
             return public_config(dict(version.config, CodeSha256=code_sha256, CodeSize=len(data)))
         package = await self._store_package(data, unzipped)
         try:
-            async with self._lock:
+            async with self.lock:
                 function, _, version = self.find_version(ref)
                 self._check_updatable(version, function.arn)
                 self._check_revision(version, params.get("RevisionId"))
@@ -338,11 +372,13 @@ class FunctionService:
                     config["Architectures"] = params["Architectures"]
                 version.config = self._begin_update(config)
                 version.code = package
-                await self._save(function)
+                await self.save(function)
         finally:
             self._release(package)
-        self._deploy_later(function, LATEST)
+        deployment = self._deploy_later(function, LATEST)
         self._collect_unused_blobs()
+        if params.get("Publish"):
+            return await self._publish_after(deployment, function)
         return public_config(version.config)
 
     async def update_function_configuration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -352,12 +388,19 @@ class FunctionService:
         if params.get("ImageConfig"):
             raise InvalidParameterValueException("ImageConfig applies to container images, which lamina does not run.")
         fc.check_environment(params.get("Environment"))
-        self._check_layers(params.get("Layers"))
-        async with self._lock:
+        layer_entries, layer_packages = self._resolve_layers(ctx, params.get("Layers"))
+        async with self.lock:
             function, _, version = self.find_version(ref)
             self._check_updatable(version, function.arn)
             self._check_revision(version, params.get("RevisionId"))
             config = fc.updated_configuration(version.config, params, function.name)
+            if params.get("Layers") is not None:
+                _check_total_size(version.code.unzipped_size, layer_packages)
+                if layer_entries:
+                    config["Layers"] = layer_entries
+                else:
+                    config.pop("Layers", None)
+                version.layers = layer_packages
             fc.check_runtime(config.get("Runtime"), config.get("Handler"), creating=False)
             fc.check_limits(config, self.config.max_timeout)
             if params.get("Runtime") and params["Runtime"] != version.config.get("Runtime"):
@@ -365,7 +408,7 @@ class FunctionService:
                 config["RuntimeVersionConfig"] = {"RuntimeVersionArn": fc.runtime_version_arn(
                     ctx.region, params["Runtime"], install.version if install else "")}
             version.config = self._begin_update(config)
-            await self._save(function)
+            await self.save(function)
         self._deploy_later(function, LATEST)
         return public_config(version.config)
 
@@ -373,17 +416,26 @@ class FunctionService:
 
     async def delete_function(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any] | None:
         ref = parse_function_ref(ctx, params["FunctionName"], params.get("Qualifier"))
-        if ref.qualifier and ref.qualifier != LATEST:
-            raise NotImplementedOperation("lamina does not implement deleting published versions yet.")
         if ref.qualifier == LATEST:
             raise InvalidParameterValueException(
                 "$LATEST version cannot be deleted without deleting the function.")
-        async with self._lock:
+        async with self.lock:
             function = self.find(ref)
-            await self.store.write([Delete(KIND, function.store_key)])
-            self.functions.pop(function.key, None)
-        for key in function.versions:
-            self._notify(function, key)
+            if ref.qualifier in function.aliases:
+                raise InvalidParameterValueException(
+                    "Deletion of aliases is not allowed via DeleteFunction. Use DeleteAlias instead.")
+            if ref.qualifier:
+                if not ref.qualifier.isdigit():
+                    raise ResourceNotFoundException(f"Function not found: {function.arn}:{ref.qualifier}")
+                remove_version(function, ref.qualifier)
+                await self.save(function)
+                removed = [ref.qualifier]
+            else:
+                await self.store.write([Delete(KIND, function.store_key)])
+                self.functions.pop(function.key, None)
+                removed = list(function.versions)
+        for key in removed:
+            self.notify(function, key)
         self._collect_unused_blobs()
         return {"StatusCode": 204}
 
@@ -399,19 +451,19 @@ class FunctionService:
 
     async def tag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> None:
         ref = parse_unqualified_function_arn(ctx, params["Resource"])
-        async with self._lock:
+        async with self.lock:
             function = self.find(ref)
             self._check_tags(params["Tags"], function.tags)
             function.tags.update(params["Tags"])
-            await self._save(function)
+            await self.save(function)
 
     async def untag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> None:
         ref = parse_unqualified_function_arn(ctx, params["Resource"])
-        async with self._lock:
+        async with self.lock:
             function = self.find(ref)
             for key in params["TagKeys"]:
                 function.tags.pop(key, None)
-            await self._save(function)
+            await self.save(function)
 
     async def list_tags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         ref = parse_unqualified_function_arn(ctx, params["Resource"])
@@ -419,55 +471,67 @@ class FunctionService:
 
     # ------------------------------------------------------------ account
 
-    def _code_storage(self, account_id: str, region: str) -> int:
+    def code_storage(self, account_id: str, region: str) -> int:
         return sum(v.code.size for f in self.functions.values() if (f.account_id, f.region) == (account_id, region)
                    for v in f.versions.values())
 
     def function_count(self, account_id: str, region: str) -> int:
         return sum(1 for f in self.functions.values() if (f.account_id, f.region) == (account_id, region))
 
-    async def get_account_settings(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "AccountLimit": {"TotalCodeSize": TOTAL_CODE_SIZE_LIMIT, "CodeSizeUnzipped": 262_144_000,
-                             "CodeSizeZipped": 52_428_800, "ConcurrentExecutions": 1000,
-                             "UnreservedConcurrentExecutions": 1000},
-            "AccountUsage": {"TotalCodeSize": self._code_storage(ctx.account_id, ctx.region),
-                             "FunctionCount": self.function_count(ctx.account_id, ctx.region)},
-        }
-
     # ------------------------------------------------------------ helpers
 
-    def _check_layers(self, layers: list[str] | None) -> None:
-        if not layers:
-            return
-        if len(layers) > fc.MAX_LAYERS:
+    def _resolve_layers(self, ctx: RequestContext, arns: list[str] | None
+                        ) -> tuple[list[dict[str, Any]], tuple[CodePackage, ...]]:
+        """A `Layers` parameter as configuration entries and the packages behind them."""
+        if not arns:
+            return [], ()
+        if len(arns) > fc.MAX_LAYERS:
             raise InvalidParameterValueException(f"Cannot reference more than {fc.MAX_LAYERS} layers.")
-        raise InvalidParameterValueException(f"Layer version {layers[0]} does not exist.")
+        if self.layer_service is None:
+            raise InvalidParameterValueException(f"Layer version {arns[0]} does not exist.")
+        resolved = self.layer_service.resolve(ctx, arns)
+        return [{"Arn": r.arn, "CodeSize": r.code.size} for r in resolved], tuple(r.code for r in resolved)
 
-    async def _save(self, function: Function) -> None:
+    async def save(self, function: Function) -> None:
         await self.store.write([Put(KIND, function.store_key, function.to_doc())])
 
-    def _used_blobs(self) -> set[str]:
-        used = set(self._incoming)
+    def _used_packages(self) -> tuple[set[str], set[str]]:
+        """(blobs still needed, extracted trees still needed)."""
+        blobs = set(self._incoming) | (self.layer_service.used_blobs() if self.layer_service else set())
+        trees: set[str] = set()
         for function in self.functions.values():
             for version in function.versions.values():
-                used.add(version.code.blob)
-                if version.live:
-                    used.add(version.live.code.blob)
-        return used
+                for deployed in (version, version.live):
+                    if deployed is None:
+                        continue
+                    blobs.add(deployed.code.blob)
+                    trees.add(deployed.code.blob)
+                    if deployed.layers:
+                        layer_blobs = tuple(p.blob for p in deployed.layers)
+                        blobs.update(layer_blobs)
+                        trees.add(self.code.layers_path(layer_blobs).name)
+        return blobs, trees
 
     def _collect_unused_blobs(self) -> None:
-        used = self._used_blobs()
+        used, _ = self._used_packages()
         for path in self.blobs.root.iterdir():
             if not path.name.startswith(".") and path.name not in used:
                 self.blobs.delete(path.name)
 
     def _collect_unused_extractions(self) -> None:
         """Only at start-up: a running environment may still have an extracted tree mounted."""
-        used = self._used_blobs()
+        _, used = self._used_packages()
         for path in self.code.root.iterdir():
             if path.name not in used:
                 self.code.remove(path.name)
+
+
+def _check_total_size(unzipped: int, layers: tuple[CodePackage, ...]) -> None:
+    total = unzipped + sum(p.unzipped_size for p in layers)
+    if total > UNZIPPED_LIMIT:
+        raise InvalidParameterValueException(
+            f"Function code combined with layers exceeds the maximum allowed size of {UNZIPPED_LIMIT} bytes. "
+            f"The actual size is {total} bytes.")
 
 
 def _version_order(key: str) -> tuple[int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import os
 import shutil
@@ -16,6 +17,7 @@ from lamina.errors import InvalidParameterValueException
 from lamina.store.blobs import BlobStore
 
 ZIPPED_LIMIT = 52_428_800
+TOTAL_CODE_SIZE_LIMIT = 80_530_636_800  # per account and region
 UNZIPPED_LIMIT = 262_144_000
 _UNZIP_FAILED = "Could not unzip uploaded file. Please check your file, then try to upload again."
 
@@ -100,6 +102,30 @@ class CodeCache:
             raise
         return target
 
+    def layers_path(self, blobs: tuple[str, ...]) -> Path:
+        return self.root / ("opt-" + hashlib.sha256("/".join(blobs).encode()).hexdigest())
+
+    def extract_layers(self, blobs: tuple[str, ...]) -> Path:
+        """One merged `/opt` tree per ordered set of layers: later layers overwrite earlier
+        files. Built once and shared by every environment using that set."""
+        target = self.layers_path(blobs)
+        if target.is_dir():
+            return target
+        staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".extract-"))
+        try:
+            for blob in blobs:
+                with zipfile.ZipFile(self.blobs.path(blob)) as archive:
+                    for info in archive.infolist():
+                        _extract_member(archive, info, staging)
+            os.chmod(staging, 0o755)
+            os.rename(staging, target)
+        except FileExistsError:
+            shutil.rmtree(staging, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return target
+
     def remove(self, blob: str) -> None:
         shutil.rmtree(self.path(blob), ignore_errors=True)
 
@@ -122,6 +148,8 @@ def _extract_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, root: Path)
         destination.mkdir(mode=0o755, parents=True, exist_ok=True)
         return
     parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    if destination.is_symlink() or destination.is_file():
+        destination.unlink()  # a later layer replaces an earlier one's file
     if stat.S_ISLNK(mode):
         os.symlink(archive.read(info).decode(), destination)
         return
