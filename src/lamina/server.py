@@ -34,6 +34,7 @@ from lamina.control.packages import CodeCache
 from lamina.control.policies import PolicyService
 from lamina.control.versions import VersionService
 from lamina.credentials import SessionCredentials
+from lamina.invoke.limits import ConcurrencyLimiter
 from lamina.invoke.service import InvokeService
 from lamina.invoke.specs import SpecBuilder
 from lamina.observability.log_store import LogStore
@@ -80,8 +81,11 @@ class Lamina:
         self.concurrency = ConcurrencyService(config, self.functions)
         self.logs = LogStore(self.store)
         self.pool = EnvironmentPool.from_config(config, runtimes=self.runtimes)
+        limiter = ConcurrencyLimiter(config.concurrency_limit, self.concurrency.reserved_total)
+        self.concurrency.listeners.append(limiter.reservations_changed)
+        self.functions.listeners.append(limiter.reservations_changed)
         self.invoke = InvokeService(self.functions, self.pool, SpecBuilder(
-            self.code, self.sessions, platform_environment(config)), self.logs)
+            self.code, self.sessions, platform_environment(config)), self.logs, limiter)
         rest = RestJsonAdapter(load_service_model("lambda"), lambda_operations(
             self.functions, self.invoke, VersionService(self.functions), AliasService(self.functions), self.layers,
             PolicyService(self.functions), self.concurrency))
