@@ -68,3 +68,24 @@ def test_functions_do_not_share_tmp(probe):
     probe("probe-a", "a")
     listing = probe("probe-b", "b")["tmp_listing"]
     assert "mine-b" in listing and "mine-a" not in listing
+
+
+NETWORK_PROBE = """
+import socket
+def handler(event, context):
+    try:
+        socket.create_connection(("127.0.0.1", event["port"]), timeout=2).close()
+        return "reached"
+    except OSError as e:
+        return "unreachable"
+"""
+
+
+def test_network_is_the_host_by_default_and_isolated_by_tag(client, lam):
+    arn = create_python_function(client, "net", zip_bytes=make_zip({"app.py": NETWORK_PROBE}))["FunctionArn"]
+    event = json.dumps({"port": lam.port})
+    assert json.loads(client.invoke(FunctionName="net", Payload=event)["Payload"].read()) == "reached"
+    client.tag_resource(Resource=arn, Tags={"lamina:network": "isolated"})
+    assert json.loads(client.invoke(FunctionName="net", Payload=event)["Payload"].read()) == "unreachable"
+    client.untag_resource(Resource=arn, TagKeys=["lamina:network"])
+    assert json.loads(client.invoke(FunctionName="net", Payload=event)["Payload"].read()) == "reached"

@@ -456,6 +456,7 @@ class FunctionService:
             self._check_tags(params["Tags"], function.tags)
             function.tags.update(params["Tags"])
             await self.save(function)
+        self._tags_changed(function)
 
     async def untag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> None:
         ref = parse_unqualified_function_arn(ctx, params["Resource"])
@@ -464,6 +465,12 @@ class FunctionService:
             for key in params["TagKeys"]:
                 function.tags.pop(key, None)
             await self.save(function)
+        self._tags_changed(function)
+
+    def _tags_changed(self, function: Function) -> None:
+        """Some tags configure how environments run (e.g. `lamina:network`): start afresh."""
+        for key in function.versions:
+            self.notify(function, key)
 
     async def list_tags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         ref = parse_unqualified_function_arn(ctx, params["Resource"])

@@ -12,6 +12,14 @@ from lamina.control.packages import CodeCache
 from lamina.credentials import SessionCredentials
 from lamina.sandbox.spec import EnvironmentSpec
 
+NETWORK_TAG = "lamina:network"
+
+
+def network_mode(function: Function) -> str:
+    """Functions reach the network like Lambda's do (`host`); tagging a function
+    `lamina:network=isolated` gives its environments an empty network namespace instead."""
+    return "isolated" if function.tags.get(NETWORK_TAG) == "isolated" else "host"
+
 
 class SpecBuilder:
     def __init__(self, code: CodeCache, sessions: SessionCredentials, platform_environment: Mapping[str, str]) -> None:
@@ -22,7 +30,8 @@ class SpecBuilder:
 
     def spec_for(self, function: Function, version_key: str, deployment: Deployment) -> EnvironmentSpec:
         cached = self._cache.get((function.key, version_key))
-        if cached is not None and cached.key.endswith(deployment.revision_id):
+        if cached is not None and cached.key.endswith(deployment.revision_id) \
+                and cached.network == network_mode(function):
             return cached
         spec = self._build(function, version_key, deployment)
         self._cache[(function.key, version_key)] = spec
@@ -37,7 +46,7 @@ class SpecBuilder:
         platform = dict(self.platform_environment)
         platform.update(self.sessions.issue(function.account_id))
         return EnvironmentSpec(
-            key=f"{function.arn}:{version_key}:{deployment.revision_id}",
+            key=f"{function.arn}:{version_key}:{network_mode(function)}:{deployment.revision_id}",
             account_id=function.account_id,
             region=function.region,
             function_name=function.name,
@@ -51,6 +60,7 @@ class SpecBuilder:
             layer_dirs=(self.code.layers_path(tuple(p.blob for p in deployment.layers)),) if deployment.layers else (),
             environment=dict((config.get("Environment") or {}).get("Variables") or {}),
             architecture=config["Architectures"][0],
+            network=network_mode(function),
             log_group=logging_config.get("LogGroup", f"/aws/lambda/{function.name}"),
             log_format=logging_config.get("LogFormat", "Text"),
             application_log_level=logging_config.get("ApplicationLogLevel"),
