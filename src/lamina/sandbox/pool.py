@@ -34,6 +34,7 @@ from .spec import EnvironmentSpec, InvokeRequest, InvokeResult
 log = logging.getLogger(__name__)
 
 INIT_TIMEOUT_S = 10.0  # on-demand init budget (spec §3.1)
+LOG_DRAIN_INTERVAL_S = 0.1  # how often the output of running functions is collected
 
 
 class UnsupportedRuntime(ValueError):
@@ -60,7 +61,9 @@ class EnvironmentPool:
         self._spare_tasks: dict[tuple[str, str], set[asyncio.Task[None]]] = defaultdict(set)
         self._generations: dict[str, int] = defaultdict(int)
         self._all: set[Environment] = set()
+        self._busy: set[Environment] = set()  # initialising or invoking: their output is drained periodically
         self._reaper: asyncio.Task[None] | None = None
+        self._drainer: asyncio.Task[None] | None = None
         self._closing = False
 
     @classmethod
@@ -97,13 +100,15 @@ class EnvironmentPool:
             self.host.process_runtime_dirs = _process_runtime_dirs(work_dir, self._nodejs_dir)
         interval = min(max(self.idle_seconds / 4, 0.05), 5.0)
         self._reaper = asyncio.create_task(self._reap_idle(interval))
+        self._drainer = asyncio.create_task(self._drain_busy())
         log.info("sandbox: %s (%s); runtimes: %s", isolation.mode, isolation.reason, ", ".join(self.runtimes))
 
     async def close(self) -> None:
         """Kill every environment and remove lamina's cgroups."""
         self._closing = True
-        if self._reaper is not None:
-            self._reaper.cancel()
+        for task in (self._reaper, self._drainer):
+            if task is not None:
+                task.cancel()
         tasks = [task for tasks in self._spare_tasks.values() for task in tasks]
         await asyncio.gather(*tasks, return_exceptions=True)
         for environment in list(self._all):
@@ -124,7 +129,11 @@ class EnvironmentPool:
             environment = idle.pop()
             if environment.dead:
                 continue
-            result = await environment.invoke(request, spec.timeout_s)
+            self._busy.add(environment)
+            try:
+                result = await environment.invoke(request, spec.timeout_s)
+            finally:
+                self._busy.discard(environment)
             self._release(environment, spec)
             return result
         return await self._cold_invoke(spec, request)
@@ -145,10 +154,18 @@ class EnvironmentPool:
         runtime = self._runtime(spec.runtime)
         environment = self._take_spare(runtime.id, spec.network)
         try:
+            return await self._initialize_and_invoke(runtime, environment, spec, request)
+        finally:
+            self._busy = {env for env in self._busy if not env.dead and env.spec is not spec}
+
+    async def _initialize_and_invoke(self, runtime: Runtime, environment: Environment | None,
+                                     spec: EnvironmentSpec, request: InvokeRequest) -> InvokeResult:
+        try:
             if environment is None:
                 environment = await self._start_environment(runtime, spec.network)
             self._replenish(runtime, spec.network)
             environment.generation = self._generations[spec.key]
+            self._busy.add(environment)
             init_log = [loglines.init_start(runtime.version_label, runtime.version_arn(spec.region))]
             init = await environment.initialize(spec, self.init_timeout_s)
         except (SandboxFailure, OSError) as error:
@@ -246,6 +263,15 @@ class EnvironmentPool:
         self._generations[key] += 1
         for environment in self._idle.pop(key, []):
             environment.kill()
+
+    async def _drain_busy(self) -> None:
+        """Collect the output of long-running inits and invocations as it comes, so that a
+        function's writes seldom wait on a full pipe."""
+        while True:
+            await asyncio.sleep(LOG_DRAIN_INTERVAL_S)
+            for environment in list(self._busy):
+                if environment.capture is not None:
+                    environment.capture.drain()
 
     async def _reap_idle(self, interval: float) -> None:
         while True:
