@@ -91,8 +91,13 @@ class InitOutcome:
     def error_payload(self, request_id: str) -> tuple[bytes, str]:
         if self.body:
             return self.body, self.content_type
-        body = {"errorType": self.error_type, "errorMessage": f"RequestId: {request_id} Error: {self.message}"}
-        return json.dumps(body).encode(), "application/json"
+        return platform_error(self.error_type or "Runtime.Unknown", request_id, self.message), "application/json"
+
+
+def platform_error(error_type: str, request_id: str, message: str) -> bytes:
+    """The payload of an error the platform reports (timeouts, crashes, bad entrypoints)."""
+    body = {"errorType": error_type, "errorMessage": f"RequestId: {request_id} Error: {message}"}
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 def _exit_message(description: str) -> str:
@@ -155,6 +160,8 @@ class Environment:
         self._fd_socket: socket.socket | None = None  # a dup of the control socket, for passing fds
         self._runtime: asyncio.Transport | None = None  # lamina's Python runtime, directly
         self._runtime_generation = 0  # which runtime process the agent's EXITED reports must be about
+        self._runtime_open = False  # the current Python runtime's socket has not closed yet
+        self._exit_report: list[bytes] | None = None  # EXITED held until that socket has been read to its end
         self._process: subprocess.Popen[bytes] | None = None
         self._pidfd: int | None = None
         self._agent_pid = 0
@@ -170,8 +177,15 @@ class Environment:
     # -- frames -------------------------------------------------------------------------
 
     def _on_frame(self, kind: int, fields: list[bytes]) -> None:
-        if kind == wire.EXITED and int(fields[0]) != self._runtime_generation:
-            return  # a runtime process replaced since (reset)
+        if kind == wire.EXITED:
+            if int(fields[0]) != self._runtime_generation:
+                return  # a runtime process replaced since (reset)
+            if self._runtime_open:
+                # The runtime's last frames (an init error, a response) may still be on its own
+                # socket: its closing, which follows them, delivers this report.
+                self._exit_report = fields
+                self._loop.call_later(EXIT_REPORT_GRACE_S, self._deliver_exit_report)
+                return
         if kind == wire.FAULT:
             log.error("agent of environment %s failed:\n%s", self.id, fields[0].decode(errors="replace"))
             self.kill()
@@ -185,6 +199,12 @@ class Environment:
             if len(self._inbox) > 4:
                 self.kill()
 
+    def _deliver_exit_report(self) -> None:
+        fields, self._exit_report = self._exit_report, None
+        if fields is not None:
+            self._runtime_open = False
+            self._on_frame(wire.EXITED, fields)
+
     def _on_agent_lost(self) -> None:
         waiting = self._waiting
         if waiting is not None and not waiting.done():
@@ -193,8 +213,14 @@ class Environment:
 
     def _on_runtime_closed(self, generation: int) -> None:
         """The runtime's socket closed: it exited (the agent reports how) or closed it itself."""
+        if generation != self._runtime_generation:
+            return
+        self._runtime_open = False
+        if self._exit_report is not None:
+            self._deliver_exit_report()
+            return
         waiting = self._waiting
-        if generation == self._runtime_generation and waiting is not None and not waiting.done():
+        if waiting is not None and not waiting.done():
             self._loop.call_later(EXIT_REPORT_GRACE_S, _set_if_pending, waiting, (_LOST, []))
 
     async def _expect(self, timeout_s: float | None) -> tuple[int, list[bytes]]:
@@ -239,6 +265,7 @@ class Environment:
         read_end, write_end = os.pipe2(os.O_CLOEXEC)
         self.capture = LogCapture(read_end)
         self._runtime_generation += 1
+        self._exit_report = None
         generation = self._runtime_generation
         theirs: list[int] = []
         if self.direct:
@@ -247,6 +274,7 @@ class Environment:
             transport, _ = await self._loop.create_unix_connection(
                 lambda: _Channel(self, _RUNTIME_KINDS, generation), sock=ours)
             self._runtime = transport  # type: ignore[assignment]
+            self._runtime_open = True
         return theirs + [write_end]
 
     def _drop_runtime_link(self) -> None:
@@ -483,10 +511,9 @@ class Environment:
             lines = self.take_log()
             self.kill()
             lines.append(loglines.timed_out(request.request_id, timeout_s))
-            body = {"errorType": "Sandbox.Timedout",
-                    "errorMessage": f"RequestId: {request.request_id} Error: Task timed out after {timeout_s:.2f} seconds"}
-            return InvokeResult(json.dumps(body).encode(), "Sandbox.Timedout", "timeout", duration_ms,
-                                self.memory_mb(), self.log_stream, log=lines)
+            payload = platform_error("Sandbox.Timedout", request.request_id, f"Task timed out after {timeout_s:.2f} seconds")
+            return InvokeResult(payload, "Sandbox.Timedout", "timeout", duration_ms, self.memory_mb(), self.log_stream,
+                                log=lines)
         return self._failed_invocation(request, kind, reply, duration_ms)
 
     def _result(self, payload: bytes, error_type: str | None, status: str, duration_ms: float,
@@ -510,9 +537,8 @@ class Environment:
         lines = self.take_log()
         self.kill()
         lines += loglines.runtime_failure(request.request_id, message, error_type)
-        body = {"errorType": error_type, "errorMessage": f"RequestId: {request.request_id} Error: {message}"}
-        return InvokeResult(json.dumps(body).encode(), error_type, status, duration_ms, memory, self.log_stream,
-                            log=lines)
+        return InvokeResult(platform_error(error_type, request.request_id, message), error_type, status, duration_ms,
+                            memory, self.log_stream, log=lines)
 
     # -- measurements -------------------------------------------------------------------
 

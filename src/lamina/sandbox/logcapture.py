@@ -6,9 +6,10 @@ writes its output before it responds, so by the time the response arrives every 
 the invocation is in the pipe. While a phase runs, the pool also drains busy environments
 every 100 ms, and the pipe is enlarged to 1 MiB, so a chatty function does not wait on us.
 
-Per phase at most MAX_KEPT bytes are kept and MAX_READ read; past the read budget the
-worker stops reading until the phase ends and the writer waits. A flood is throttled,
-never buffered without bound, and costs the server a bounded amount of CPU.
+Per phase at most MAX_KEPT bytes are kept; the rest is counted and dropped. One drain
+reads at most one pipe's worth, so a flood is throttled to about 10 MB/s (the writer
+waits on the full pipe between drains): never buffered without bound, and costing the
+server a bounded amount of CPU.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from .spec import LogLine
 
 MAX_LINE = 256 * 1024  # CloudWatch Logs' largest event; longer lines are cut into pieces
 MAX_KEPT = 1024 * 1024  # bytes of log kept per phase; the rest is counted and dropped
-MAX_READ = 16 * 1024 * 1024  # bytes read per phase before the writer is left to wait
 PIPE_SIZE = 1024 * 1024
 _CHUNK = 64 * 1024  # per read: below malloc's mmap threshold, so an empty pipe costs one syscall
 _F_SETPIPE_SZ = 1031
@@ -39,18 +39,18 @@ class LogCapture:
         self._partial = b""
         self._kept = 0
         self._dropped = 0
-        self._read = 0
 
     def drain(self) -> None:
-        """Read what the pipe holds (within this phase's read budget)."""
-        while self.fd >= 0 and self._read < MAX_READ:
+        """Read what the pipe holds, at most one pipe's worth."""
+        read = 0
+        while self.fd >= 0 and read < PIPE_SIZE:
             try:
                 data = os.read(self.fd, _CHUNK)
             except (BlockingIOError, InterruptedError):
                 return
             if not data:
                 return  # every writer is gone
-            self._read += len(data)
+            read += len(data)
             self._feed(data)
 
     def take(self) -> list[LogLine]:
@@ -64,7 +64,7 @@ class LogCapture:
                                        f"[lamina] {self._dropped} bytes of log output dropped: at most "
                                        f"{MAX_KEPT} bytes are kept per invocation"))
         lines, self._lines = self._lines, []
-        self._kept = self._dropped = self._read = 0
+        self._kept = self._dropped = 0
         return lines
 
     def _feed(self, data: bytes) -> None:

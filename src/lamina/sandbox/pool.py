@@ -14,7 +14,6 @@ their invocation ends.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import shutil
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 from ..config import Config
 from . import loglines
 from .cgroups import CgroupTree, CgroupUnavailable
-from .environment import Environment, Host, SandboxFailure
+from .environment import Environment, Host, SandboxFailure, platform_error
 from .isolation import agent_command, bwrap, choose
 from .runtimes import catalog
 from .runtimes.catalog import Runtime
@@ -198,11 +197,10 @@ class EnvironmentPool:
         environment.kill()
         duration_ms = (loop.time() - started) * 1000
         if reinit.status == "timeout":
-            body = {"errorType": "Sandbox.Timedout", "errorMessage":
-                    f"RequestId: {request.request_id} Error: Task timed out after {spec.timeout_s:.2f} seconds"}
-            return InvokeResult(json.dumps(body).encode(), "Sandbox.Timedout", "timeout", duration_ms, memory,
-                                environment.log_stream, init_log=init_log,
-                                log=[loglines.timed_out(request.request_id, spec.timeout_s)])
+            payload = platform_error("Sandbox.Timedout", request.request_id,
+                                     f"Task timed out after {spec.timeout_s:.2f} seconds")
+            return InvokeResult(payload, "Sandbox.Timedout", "timeout", duration_ms, memory, environment.log_stream,
+                                init_log=init_log, log=[loglines.timed_out(request.request_id, spec.timeout_s)])
         payload, content_type = reinit.error_payload(request.request_id)
         return InvokeResult(payload, reinit.error_type, "error", duration_ms, memory, environment.log_stream,
                             init_log=init_log, content_type=content_type)
@@ -296,8 +294,8 @@ class EnvironmentPool:
 
 
 def _sandbox_failure(request: InvokeRequest, reason: str) -> InvokeResult:
-    body = {"errorType": "Sandbox.Failure", "errorMessage": f"RequestId: {request.request_id} Error: {reason}"}
-    return InvokeResult(json.dumps(body).encode(), "Sandbox.Failure", "failure", 0.0, 0, "")
+    return InvokeResult(platform_error("Sandbox.Failure", request.request_id, reason), "Sandbox.Failure", "failure",
+                        0.0, 0, "")
 
 
 def _process_runtime_dirs(work_dir: Path, nodejs_dir: Path) -> dict[str, Path]:

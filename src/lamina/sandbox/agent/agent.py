@@ -66,6 +66,7 @@ class Agent:
         if self.privileged:
             self.uid, self.gid = config["uid"], config["gid"]
             privileges.protect_from_oom_killer()
+            privileges.forbid_privilege_gain()
         if not self.in_pid_namespace:
             privileges.become_subreaper()
         wake_read, wake_write = os.pipe()
