@@ -99,11 +99,15 @@ class EnvironmentCgroup:
             if name != "memory.memsw.limit_in_bytes" or memsw.exists():
                 _write(memory / name, limit)
 
-    def set_cpu(self, memory_mb: int) -> None:
+    def set_cpu(self, memory_mb: int | None) -> None:
+        """A share proportional to `memory_mb`; None gives the least share there is (a spare
+        starting in the background yields to functions at work)."""
         if self.version == 2:
-            _write(self.dirs["cpu"] / "cpu.weight", str(min(10000, cpu_share(memory_mb, 100))))
+            weight = 1 if memory_mb is None else min(10000, cpu_share(memory_mb, 100))
+            _write(self.dirs["cpu"] / "cpu.weight", str(weight))
         else:
-            _write(self.dirs["cpu"] / "cpu.shares", str(max(2, cpu_share(memory_mb, 1024))))
+            shares = 2 if memory_mb is None else max(2, cpu_share(memory_mb, 1024))
+            _write(self.dirs["cpu"] / "cpu.shares", str(shares))
 
     def peak_mb(self) -> int:
         """Peak memory of everything in the sandbox since it started, in MB (rounded up)."""
@@ -244,7 +248,7 @@ class CgroupTree:
                 except OSError as error:
                     log.warning("could not remove stale cgroup %s: %s", stale, error)
 
-    def environment(self, environment_id: str, memory_mb: int) -> EnvironmentCgroup:
+    def environment(self, environment_id: str, memory_mb: int, cpu_memory_mb: int | None) -> EnvironmentCgroup:
         dirs = {}
         for controller, root in self.roots.items():
             directory = root / f"env-{environment_id}"
@@ -252,7 +256,7 @@ class CgroupTree:
             dirs[controller] = directory
         cgroup = EnvironmentCgroup(dirs, self.version)
         cgroup.set_memory(memory_mb)
-        cgroup.set_cpu(memory_mb)
+        cgroup.set_cpu(cpu_memory_mb)
         _write(dirs["pids"] / "pids.max", str(PIDS_MAX))
         if self.version == 1:
             _write(dirs["memory"] / "memory.swappiness", "0")

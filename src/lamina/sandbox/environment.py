@@ -48,7 +48,7 @@ SPARE_MEMORY_MB = 128  # the limit of an environment not yet assigned to a funct
 EXIT_REPORT_GRACE_S = 1.0  # after the runtime's socket closes, how long the agent has to report the exit
 _TIMEOUT = -1  # pseudo frame kinds for what the worker observes itself
 _LOST = -2
-_RUNTIME_KINDS = frozenset({wire.R_NEXT, wire.R_RESPONSE, wire.R_ERROR, wire.R_INIT_ERROR})
+_RUNTIME_KINDS = frozenset({wire.R_NEXT, wire.R_RESPONSE, wire.R_ERROR, wire.R_INIT_ERROR, wire.R_WAITING})
 _AGENT_KINDS = frozenset({wire.HELLO, wire.READY, wire.INIT_DONE, wire.RESULT, wire.EXITED, wire.FAULT})
 
 
@@ -290,8 +290,10 @@ class Environment:
 
     # -- start --------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Start the sandbox and its agent; afterwards the environment is a spare."""
+    async def start(self, memory_mb: int | None = None) -> None:
+        """Start the sandbox and its agent; afterwards the environment is a spare. Started
+        for a waiting invocation, it gets that function's CPU share (`memory_mb`) at once;
+        started as a spare in the background, the least share there is."""
         host = self.host
         worker_end, agent_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         info_read = info_write = -1
@@ -307,7 +309,7 @@ class Environment:
             pass_fds = (agent_end.fileno(),)
         try:
             if host.cgroups is not None:
-                self.cgroup = host.cgroups.environment(self.id, SPARE_MEMORY_MB)
+                self.cgroup = host.cgroups.environment(self.id, SPARE_MEMORY_MB, cpu_memory_mb=memory_mb)
             self._process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env,
                                              pass_fds=pass_fds, start_new_session=not host.bwrap)
         except BaseException:
@@ -358,9 +360,14 @@ class Environment:
                                  "env": base_environment(LAMBDA_PATHS, self.runtime.family),
                                  "generation": self._runtime_generation}
         await self._send_control(wire.SETUP, json.dumps(setup).encode(), fds=fds)
-        kind, _ = await self._expect(START_TIMEOUT_S)
-        if kind != wire.READY:
-            raise SandboxFailure(f"the agent did not get ready ({_describe(kind)}); see the server's log")
+        # The agent's READY and, for a pre-started runtime, the runtime's R_WAITING come on
+        # different channels, in either order; the spare is ready when both have.
+        expected = {wire.READY, wire.R_WAITING} if fds else {wire.READY}
+        while expected:
+            kind, _ = await self._expect(START_TIMEOUT_S)
+            if kind not in expected:
+                raise SandboxFailure(f"the sandbox did not get ready ({_describe(kind)}); see the server's log")
+            expected.discard(kind)
 
     # -- init ---------------------------------------------------------------------------
 
@@ -415,7 +422,7 @@ class Environment:
             "bootstrap": self.runtime.bootstrap_candidates(paths) or None, "channel": self.direct,
             "generation": self._runtime_generation,
         }
-        started = self._loop.time()
+        started = time.monotonic()
         await self._send_control(wire.ASSIGN, json.dumps(assignment).encode(), fds=fds)
         return await self._init_outcome(started, budget_s)
 
@@ -423,7 +430,7 @@ class Environment:
         """Reset the runtime (every process but the agent) and initialise again."""
         if self.capture is not None:
             self.capture.take()  # the previous attempt's lines were reported with it
-        started = self._loop.time()
+        started = time.monotonic()
         fds = await self._new_runtime_link()
         await self._send_control(wire.REINIT, json.dumps({"generation": self._runtime_generation}).encode(),
                                  fds=fds)
@@ -431,7 +438,7 @@ class Environment:
 
     async def _init_outcome(self, started: float, budget_s: float) -> InitOutcome:
         kind, fields = await self._expect(budget_s)
-        duration_ms = (self._loop.time() - started) * 1000
+        duration_ms = (time.monotonic() - started) * 1000
         lines = self.take_log()
         if kind == wire.R_NEXT or (kind == wire.INIT_DONE and fields[0] == wire.OK):
             return InitOutcome(True, duration_ms, lines)
@@ -459,17 +466,16 @@ class Environment:
 
     # -- invoke -------------------------------------------------------------------------
 
-    async def invoke(self, request: InvokeRequest, timeout_s: float, started: float | None = None,
-                     started_wall: float | None = None) -> InvokeResult:
-        """Serve one invocation. `started` (loop time) and `started_wall` (epoch seconds)
-        move the deadline earlier when a suppressed init already used part of the timeout."""
+    async def invoke(self, request: InvokeRequest, timeout_s: float, started: float | None = None) -> InvokeResult:
+        """Serve one invocation. `started` (time.monotonic()) moves the deadline earlier when
+        a suppressed init already used part of the timeout."""
         loop = self._loop
+        now = time.monotonic()
         if started is None:
-            started = loop.time()
-            started_wall = time.time()
-        assert started_wall is not None
+            started = now
+        remaining_s = timeout_s - (now - started)
         request_id = request.request_id.encode()
-        fields = (request_id, str(int((started_wall + timeout_s) * 1000)).encode(),
+        fields = (request_id, str(int((time.time() + remaining_s) * 1000)).encode(),
                   request.invoked_function_arn.encode(), (request.trace_id or "").encode(),
                   (request.client_context or "").encode(), (request.cognito_identity or "").encode(),
                   request.content_type.encode(), (request.tenant_id or "").encode(), request.payload)
@@ -483,13 +489,13 @@ class Environment:
         else:
             assert self._control is not None
             self._control.write(wire.encode(wire.INVOKE, *fields))
-        timer = loop.call_at(started + timeout_s, _set_if_pending, waiting, (_TIMEOUT, []))
+        timer = loop.call_later(remaining_s, _set_if_pending, waiting, (_TIMEOUT, []))
         try:
             kind, reply = await waiting
         finally:
             timer.cancel()
             self._waiting = None
-        duration_ms = (loop.time() - started) * 1000
+        duration_ms = (time.monotonic() - started) * 1000
         self.last_used = time.monotonic()
         if kind == wire.R_RESPONSE and reply[0] == request_id:
             _, content_type, payload = reply

@@ -21,7 +21,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..config import Config
-from . import loglines
+from . import loglines, precompile
 from .cgroups import CgroupTree, CgroupUnavailable
 from .environment import Environment, Host, SandboxFailure, platform_error
 from .isolation import agent_command, bwrap, choose
@@ -63,6 +63,7 @@ class EnvironmentPool:
         self._busy: set[Environment] = set()  # initialising or invoking: their output is drained periodically
         self._reaper: asyncio.Task[None] | None = None
         self._drainer: asyncio.Task[None] | None = None
+        self._compiler: asyncio.Task[None] | None = None
         self._closing = False
 
     @classmethod
@@ -97,6 +98,9 @@ class EnvironmentPool:
         bwrap.write_etc(self.host.etc_dir, self.sandbox_uid, self.sandbox_uid)
         if isolation.mode == "process":
             self.host.process_runtime_dirs = _process_runtime_dirs(work_dir, self._nodejs_dir)
+        pythons = [r.install.executable for r in self.runtimes.values() if r.family == "python" and r.install.executable]
+        await loop.run_in_executor(None, precompile.compile_lamina, pythons)
+        self._compiler = asyncio.create_task(precompile.compile_sdk(pythons))
         interval = min(max(self.idle_seconds / 4, 0.05), 5.0)
         self._reaper = asyncio.create_task(self._reap_idle(interval))
         self._drainer = asyncio.create_task(self._drain_busy())
@@ -105,9 +109,11 @@ class EnvironmentPool:
     async def close(self) -> None:
         """Kill every environment and remove lamina's cgroups."""
         self._closing = True
-        for task in (self._reaper, self._drainer):
+        for task in (self._reaper, self._drainer, self._compiler):
             if task is not None:
                 task.cancel()
+        if self._compiler is not None:
+            await asyncio.gather(self._compiler, return_exceptions=True)
         tasks = [task for tasks in self._spare_tasks.values() for task in tasks]
         await asyncio.gather(*tasks, return_exceptions=True)
         for environment in list(self._all):
@@ -156,13 +162,14 @@ class EnvironmentPool:
             return await self._initialize_and_invoke(runtime, environment, spec, request)
         finally:
             self._busy = {env for env in self._busy if not env.dead and env.spec is not spec}
+            # The next spare starts once this cold start is over, so as not to compete with it.
+            self._replenish(runtime, spec.network)
 
     async def _initialize_and_invoke(self, runtime: Runtime, environment: Environment | None,
                                      spec: EnvironmentSpec, request: InvokeRequest) -> InvokeResult:
         try:
             if environment is None:
-                environment = await self._start_environment(runtime, spec.network)
-            self._replenish(runtime, spec.network)
+                environment = await self._start_environment(runtime, spec.network, spec.memory_mb)
             environment.generation = self._generations[spec.key]
             self._busy.add(environment)
             init_log = [loglines.init_start(runtime.version_label, runtime.version_arn(spec.region))]
@@ -182,20 +189,19 @@ class EnvironmentPool:
         # Failed init: report it, reset, and run a suppressed init inside this invocation,
         # charged to its timeout (spec §3.1).
         init_log.append(loglines.init_report(init.duration_ms, "init", init.status, init.error_type))
-        loop = asyncio.get_running_loop()
-        started, started_wall = loop.time(), time.time()
+        started = time.monotonic()
         reinit = await environment.reinitialize(spec.timeout_s)
         init_log += reinit.log
         if reinit.ok:
             init_log.append(loglines.init_report(reinit.duration_ms, "invoke"))
-            result = await environment.invoke(request, spec.timeout_s, started, started_wall)
+            result = await environment.invoke(request, spec.timeout_s, started)
             result.init_log = init_log
             self._release(environment, spec)
             return result
         init_log.append(loglines.init_report(reinit.duration_ms, "invoke", reinit.status, reinit.error_type))
         memory = environment.memory_mb()
         environment.kill()
-        duration_ms = (loop.time() - started) * 1000
+        duration_ms = (time.monotonic() - started) * 1000
         if reinit.status == "timeout":
             payload = platform_error("Sandbox.Timedout", request.request_id,
                                      f"Task timed out after {spec.timeout_s:.2f} seconds")
@@ -207,12 +213,12 @@ class EnvironmentPool:
 
     # -- environments -------------------------------------------------------------------
 
-    async def _start_environment(self, runtime: Runtime, network: str) -> Environment:
+    async def _start_environment(self, runtime: Runtime, network: str, memory_mb: int | None = None) -> Environment:
         assert self.host is not None, "start() the pool first"
         environment = Environment(self.host, runtime, network)
         self._all.add(environment)
         try:
-            await environment.start()
+            await environment.start(memory_mb)
         finally:
             if environment.closed is not None:
                 environment.closed.add_done_callback(lambda _: self._all.discard(environment))

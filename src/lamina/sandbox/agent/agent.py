@@ -18,19 +18,20 @@ runtime process ends.
 
 from __future__ import annotations
 
-import base64
 import errno
 import json
 import os
 import signal
 import socket
-import traceback
-from typing import Any
+from typing import TYPE_CHECKING
 
 from . import peers, privileges, runtime_api, supervisor, wire
 from .http import HttpConnection, Request
 from .reactor import Reactor
 from .runtime_api import MAX_RESPONSE, Event, Reply, RuntimeApi
+
+if TYPE_CHECKING:  # the agent starts on every cold start: import only what runs
+    from typing import Any
 
 API = "/2018-06-01"
 _INVOCATION = API + "/runtime/invocation/"
@@ -290,6 +291,8 @@ class Agent:
             mode = request.headers.get("lambda-runtime-function-response-mode")
             stream_error = request.trailers.get("lambda-runtime-function-error-type")
             if mode == "streaming" and stream_error:
+                import base64
+
                 try:
                     error_body = base64.b64decode(request.trailers.get("lambda-runtime-function-error-body", ""))
                 except ValueError:
@@ -374,6 +377,8 @@ def main() -> None:
             agent._on_frame(kind, fields)
         agent.reactor.run()
     except BaseException:
+        import traceback
+
         try:
             agent.send(wire.FAULT, traceback.format_exc().encode())
         finally:

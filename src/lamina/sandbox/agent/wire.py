@@ -35,6 +35,7 @@ R_NEXT = 40  # []
 R_RESPONSE = 41  # [request_id, content_type, payload]  (implies the next R_NEXT)
 R_ERROR = 42  # [request_id, content_type, body, error_type]  (implies the next R_NEXT)
 R_INIT_ERROR = 43  # [error_type, body]
+R_WAITING = 44  # []  a pre-started runtime has imported everything and waits for its function
 R_EVENT = 50  # the INVOKE fields
 
 # outcomes in INIT_DONE and RESULT

@@ -46,6 +46,9 @@ class AgentChannel:
     def _send(self, kind: int, *fields: bytes) -> None:
         self._sock.sendall(self.wire.encode(kind, *fields))
 
+    def waiting(self) -> None:
+        self._send(self.wire.R_WAITING)
+
     def next(self) -> list[bytes]:
         self._send(self.wire.R_NEXT)
         return self._receive(self.wire.R_EVENT)

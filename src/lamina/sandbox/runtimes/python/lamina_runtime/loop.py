@@ -115,6 +115,7 @@ def main() -> None:
     channel = AgentChannel.from_environment()
     go_fd = os.environ.pop("_LAMINA_GO_FD", None)
     if go_fd is not None:
+        channel.waiting()
         _adopt_assignment(int(go_fd))
     logs.unbuffered_stdio()
     logs.configure_logging()
