@@ -144,7 +144,6 @@ class Environment:
         self.runtime = runtime
         self.network = network
         self.id = uuid.uuid4().hex
-        self.created = datetime.now(UTC)
         self.spec: EnvironmentSpec | None = None
         self.generation = 0  # the pool's generation of the spec key when assigned
         self.log_stream = ""
@@ -184,7 +183,7 @@ class Environment:
                 # The runtime's last frames (an init error, a response) may still be on its own
                 # socket: its closing, which follows them, delivers this report.
                 self._exit_report = fields
-                self._loop.call_later(EXIT_REPORT_GRACE_S, self._deliver_exit_report)
+                self._loop.call_later(EXIT_REPORT_GRACE_S, self._deliver_exit_report, self._runtime_generation)
                 return
         if kind == wire.FAULT:
             log.error("agent of environment %s failed:\n%s", self.id, fields[0].decode(errors="replace"))
@@ -199,11 +198,12 @@ class Environment:
             if len(self._inbox) > 4:
                 self.kill()
 
-    def _deliver_exit_report(self) -> None:
+    def _deliver_exit_report(self, generation: int) -> None:
+        if generation != self._runtime_generation or self._exit_report is None:
+            return
         fields, self._exit_report = self._exit_report, None
-        if fields is not None:
-            self._runtime_open = False
-            self._on_frame(wire.EXITED, fields)
+        self._runtime_open = False
+        self._on_frame(wire.EXITED, fields)
 
     def _on_agent_lost(self) -> None:
         waiting = self._waiting
@@ -217,7 +217,7 @@ class Environment:
             return
         self._runtime_open = False
         if self._exit_report is not None:
-            self._deliver_exit_report()
+            self._deliver_exit_report(generation)
             return
         waiting = self._waiting
         if waiting is not None and not waiting.done():
@@ -326,10 +326,10 @@ class Environment:
         self._pidfd = os.pidfd_open(self._process.pid)
         self._loop.add_reader(self._pidfd, self._on_process_exit)
         self._fd_socket = socket.socket(fileno=os.dup(worker_end.fileno()))
-        transport, _ = await self._loop.create_unix_connection(
-            lambda: _Channel(self, _AGENT_KINDS), sock=worker_end)
-        self._control = transport  # type: ignore[assignment]
         try:
+            transport, _ = await self._loop.create_unix_connection(
+                lambda: _Channel(self, _AGENT_KINDS), sock=worker_end)
+            self._control = transport  # type: ignore[assignment]
             await self._handshake(info_read)
         except BaseException:
             self.kill()
@@ -390,7 +390,7 @@ class Environment:
     async def initialize(self, spec: EnvironmentSpec, budget_s: float) -> InitOutcome:
         """Assign this environment to a function and run its init."""
         self.spec = spec
-        self.log_stream = f"{self.created:%Y/%m/%d}/[{spec.function_version}]{self.id}"
+        self.log_stream = f"{datetime.now(UTC):%Y/%m/%d}/[{spec.function_version}]{self.id}"
         paths = LAMBDA_PATHS if self.host.bwrap else self._process_paths(spec)
         self.paths = paths
         env = function_environment(spec, self.runtime.family, paths, self.log_stream, self.runtime.node_major)

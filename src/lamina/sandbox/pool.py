@@ -115,6 +115,8 @@ class EnvironmentPool:
         if self._compiler is not None:
             await asyncio.gather(self._compiler, return_exceptions=True)
         tasks = [task for tasks in self._spare_tasks.values() for task in tasks]
+        for task in tasks:
+            task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         for environment in list(self._all):
             environment.kill()
@@ -157,34 +159,38 @@ class EnvironmentPool:
 
     async def _cold_invoke(self, spec: EnvironmentSpec, request: InvokeRequest) -> InvokeResult:
         runtime = self._runtime(spec.runtime)
-        environment = self._take_spare(runtime.id, spec.network)
         try:
-            return await self._initialize_and_invoke(runtime, environment, spec, request)
-        finally:
-            self._busy = {env for env in self._busy if not env.dead and env.spec is not spec}
-            # The next spare starts once this cold start is over, so as not to compete with it.
-            self._replenish(runtime, spec.network)
-
-    async def _initialize_and_invoke(self, runtime: Runtime, environment: Environment | None,
-                                     spec: EnvironmentSpec, request: InvokeRequest) -> InvokeResult:
-        try:
+            environment = self._take_spare(runtime.id, spec.network)
             if environment is None:
                 environment = await self._start_environment(runtime, spec.network, spec.memory_mb)
-            environment.generation = self._generations[spec.key]
-            self._busy.add(environment)
-            init_log = [loglines.init_start(runtime.version_label, runtime.version_arn(spec.region))]
-            init = await environment.initialize(spec, self.init_timeout_s)
         except (SandboxFailure, OSError) as error:
-            if environment is not None:
-                environment.kill()
             log.error("could not start an environment for %s: %s", spec.function_name, error)
+            return _sandbox_failure(request, str(error))
+        environment.generation = self._generations[spec.key]
+        self._busy.add(environment)
+        try:
+            result = await self._initialize_and_invoke(runtime, environment, spec, request)
+        finally:
+            self._busy.discard(environment)
+            # The next spare starts once this cold start is over, so as not to compete with it.
+            self._replenish(runtime, spec.network)
+        self._release(environment, spec)
+        return result
+
+    async def _initialize_and_invoke(self, runtime: Runtime, environment: Environment, spec: EnvironmentSpec,
+                                     request: InvokeRequest) -> InvokeResult:
+        init_log = [loglines.init_start(runtime.version_label, runtime.version_arn(spec.region))]
+        try:
+            init = await environment.initialize(spec, self.init_timeout_s)
+        except (SandboxFailure, OSError) as error:  # e.g. the code directory is gone
+            environment.kill()
+            log.error("could not initialise an environment for %s: %s", spec.function_name, error)
             return _sandbox_failure(request, str(error))
         init_log += init.log
         if init.ok:
             result = await environment.invoke(request, spec.timeout_s)
             result.init_duration_ms = init.duration_ms
             result.init_log = init_log
-            self._release(environment, spec)
             return result
         # Failed init: report it, reset, and run a suppressed init inside this invocation,
         # charged to its timeout (spec §3.1).
@@ -196,11 +202,10 @@ class EnvironmentPool:
             init_log.append(loglines.init_report(reinit.duration_ms, "invoke"))
             result = await environment.invoke(request, spec.timeout_s, started)
             result.init_log = init_log
-            self._release(environment, spec)
             return result
         init_log.append(loglines.init_report(reinit.duration_ms, "invoke", reinit.status, reinit.error_type))
         memory = environment.memory_mb()
-        environment.kill()
+        environment.kill()  # and the next invocation starts over
         duration_ms = (time.monotonic() - started) * 1000
         if reinit.status == "timeout":
             payload = platform_error("Sandbox.Timedout", request.request_id,
