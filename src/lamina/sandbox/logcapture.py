@@ -74,6 +74,9 @@ class LogCapture:
         pieces = data.split(b"\n")
         self._partial = pieces.pop()
         for line in pieces:
+            while len(line) > MAX_LINE:
+                self._add(now, line[:MAX_LINE])
+                line = line[MAX_LINE:]
             self._add(now, line)
         while len(self._partial) >= MAX_LINE:
             self._add(now, self._partial[:MAX_LINE])
