@@ -9,7 +9,20 @@ import threading
 from .conftest import Harness, body
 
 PROBE = """
-    import json, os, socket
+    import ctypes, json, os, socket, threading
+    libc = ctypes.CDLL(None, use_errno=True)
+    def unshare(flags):
+        if libc.unshare(flags) != 0:
+            raise OSError(ctypes.get_errno(), "unshare")
+    def syscall(number, *args):
+        if libc.syscall(number, *args) < 0:
+            raise OSError(ctypes.get_errno(), "syscall")
+    def run_thread():
+        box = []
+        thread = threading.Thread(target=box.append, args=("ran",))
+        thread.start()
+        thread.join()
+        return box
     def handler(event, context):
         def attempt(action):
             try:
@@ -34,6 +47,10 @@ PROBE = """
             "mkdir_usr": attempt(lambda: os.mkdir("/usr/new")),
             "setuid": attempt(lambda: os.setuid(0)),
             "hostname": attempt(lambda: socket.sethostname("owned")),
+            "new_user_namespace": attempt(lambda: unshare(0x10000000)),
+            "new_mount_namespace": attempt(lambda: unshare(0x00020000)),
+            "keyctl": attempt(lambda: syscall(250, 0, -3, 0)),  # KEYCTL_GET_KEYRING_ID of the session keyring
+            "thread": run_thread(),
             "passwd": open("/etc/passwd").read(),
             "env": sorted(os.environ),
             "var": sorted(os.listdir("/var")),
@@ -62,6 +79,9 @@ def test_a_function_sees_only_its_own_sandbox(sandbox: Harness) -> None:
     for key in ("write_task", "write_runtime", "write_etc", "write_root", "mkdir_usr"):
         assert out[key] in ("OSError", "PermissionError"), key
     assert out["setuid"] == "PermissionError" and out["hostname"] == "PermissionError"
+    # seccomp: no new namespaces (hence no way to mount anything), no kernel keyrings
+    assert out["new_user_namespace"] == out["new_mount_namespace"] == out["keyctl"] == "PermissionError"
+    assert out["thread"] == ["ran"]  # threads still start (clone3 falls back to clone)
     assert "sbx_user1051:x:64000:64000" in out["passwd"] and "root:" in out["passwd"]
     assert len(out["passwd"].splitlines()) == 2  # none of the host's accounts
     assert "LAMINA_SERVER_SECRET" not in out["env"]

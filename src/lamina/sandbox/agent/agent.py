@@ -25,7 +25,7 @@ import signal
 import socket
 from typing import TYPE_CHECKING
 
-from . import peers, privileges, runtime_api, supervisor, wire
+from . import peers, privileges, runtime_api, seccomp, supervisor, wire
 from .http import HttpConnection, Request
 from .reactor import Reactor
 from .runtime_api import MAX_RESPONSE, Event, Reply, RuntimeApi
@@ -68,6 +68,7 @@ class Agent:
             self.uid, self.gid = config["uid"], config["gid"]
             privileges.protect_from_oom_killer()
             privileges.forbid_privilege_gain()
+            seccomp.install()
         if not self.in_pid_namespace:
             privileges.become_subreaper()
         wake_read, wake_write = os.pipe()
