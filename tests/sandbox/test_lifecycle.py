@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import uuid
+from pathlib import Path
+
+from lamina.sandbox import InvokeRequest
+
 from .conftest import Harness, body
 
 COUNTER = """
@@ -55,20 +62,14 @@ def test_retire_discards_idle_and_busy_environments(sandbox: Harness) -> None:
     spec = sandbox.function({"app.py": COUNTER})
     old = sandbox.invoke(spec)
 
-    async def retire_during_invocation() -> tuple[object, object]:
-        import asyncio
-        import json
-        import uuid
-
-        from lamina.sandbox import InvokeRequest
-
+    async def retire_during_invocation() -> object:
         busy = asyncio.ensure_future(sandbox.pool.invoke(
             spec, InvokeRequest(str(uuid.uuid4()), json.dumps({"sleep": 0.5}).encode(), "arn")))
         await asyncio.sleep(0.2)
         await sandbox.pool.retire(spec.key)
-        return await busy, None
+        return await busy
 
-    busy_result, _ = sandbox.run(retire_during_invocation())
+    busy_result = sandbox.run(retire_during_invocation())
     assert body(busy_result)["stream"] == old.log_stream  # the invocation in flight completes
     fresh = sandbox.invoke(spec)
     assert fresh.log_stream != old.log_stream
@@ -97,3 +98,21 @@ def test_a_spare_is_ready_for_the_next_cold_start(fresh_sandbox: object) -> None
     assert harness.pool.counts() == {"idle": 1, "spare": 1, "total": 2}
     other = harness.function({"app.py": COUNTER})
     assert body(harness.invoke(other))["calls"] == 1  # a different function on the spare: nothing shared
+
+
+def test_close_kills_everything_and_removes_cgroups(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, sandbox="bwrap")
+    spec = harness.function({"app.py": """
+        import subprocess
+        def handler(event, context):
+            subprocess.Popen(["sleep", "300"])
+            return "started a straggler"
+    """})
+    assert body(harness.invoke(spec)) == "started a straggler"
+    assert harness.pool.host is not None and harness.pool.host.cgroups is not None
+    roots = set(harness.pool.host.cgroups.roots.values())
+    pids = [pid for environment in harness.pool._all if environment.cgroup for pid in environment.cgroup.pids()]
+    assert len(pids) >= 3  # agent, runtime and the straggler (and a spare's)
+    harness.close()
+    assert [root for root in roots if root.exists()] == []
+    assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []

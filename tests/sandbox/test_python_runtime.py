@@ -143,7 +143,8 @@ def test_print_and_logging_in_text_format(sandbox: Harness) -> None:
     assert all(line.timestamp_ms > 0 for line in result.log)
 
 
-def test_logging_in_json_format_with_level(sandbox: Harness) -> None:
+@pytest.mark.parametrize("runtime", PYTHONS)
+def test_logging_in_json_format_with_level(sandbox: Harness, runtime: str) -> None:
     spec = sandbox.function({"app.py": """
         import logging
         logger = logging.getLogger("mine")
@@ -155,7 +156,7 @@ def test_logging_in_json_format_with_level(sandbox: Harness) -> None:
             except ZeroDivisionError:
                 logger.exception("failed")
             return context.aws_request_id
-    """}, log_format="JSON", application_log_level="WARN")
+    """}, runtime=runtime, log_format="JSON", application_log_level="WARN")
     result = sandbox.invoke(spec)
     request_id = body(result)
     records = [json.loads(line.message) for line in result.log]
@@ -168,14 +169,15 @@ def test_logging_in_json_format_with_level(sandbox: Harness) -> None:
     assert error["stackTrace"] and error["location"].startswith("/var/task/app.py:handler:")
 
 
-def test_handler_exception(sandbox: Harness) -> None:
+@pytest.mark.parametrize("runtime", PYTHONS)
+def test_handler_exception(sandbox: Harness, runtime: str) -> None:
     spec = sandbox.function({"app.py": """
         def helper():
             raise ValueError("boom")
 
         def handler(event, context):
             helper()
-    """})
+    """}, runtime=runtime)
     result = sandbox.invoke(spec)
     assert result.error_type == "ValueError" and result.status == "error"
     error = body(result)
