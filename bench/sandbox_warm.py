@@ -34,7 +34,7 @@ async def run(count: int, runtime: str, sandbox: str) -> dict[str, object]:
         pool = EnvironmentPool(data_dir=Path(tmp) / "data", sandbox=sandbox, spares_per_runtime=0)
         await pool.start()
         spec = EnvironmentSpec(key="bench", account_id="000000000000", region="us-east-1", function_name="bench",
-                               function_version="$LATEST", runtime=runtime, handler="app.handler", memory_mb=int(__import__("os").environ.get("BENCH_MEMORY", "512")),
+                               function_version="$LATEST", runtime=runtime, handler="app.handler", memory_mb=512,
                                timeout_s=30, ephemeral_storage_mb=512, code_dir=code)
         arn = "arn:aws:lambda:us-east-1:000000000000:function:bench"
         try:

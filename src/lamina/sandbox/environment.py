@@ -144,13 +144,11 @@ class Environment:
         self.runtime = runtime
         self.network = network
         self.id = uuid.uuid4().hex
-        self.spec: EnvironmentSpec | None = None
         self.generation = 0  # the pool's generation of the spec key when assigned
         self.log_stream = ""
         self.last_used = time.monotonic()
         self.dead = False
         self.closed: asyncio.Future[None] | None = None
-        self.paths = LAMBDA_PATHS
         self.capture: LogCapture | None = None  # the current runtime's output
         self._loop = asyncio.get_running_loop()
         self._waiting: asyncio.Future[tuple[int, list[bytes]]] | None = None
@@ -389,10 +387,8 @@ class Environment:
 
     async def initialize(self, spec: EnvironmentSpec, budget_s: float) -> InitOutcome:
         """Assign this environment to a function and run its init."""
-        self.spec = spec
         self.log_stream = f"{datetime.now(UTC):%Y/%m/%d}/[{spec.function_version}]{self.id}"
         paths = LAMBDA_PATHS if self.host.bwrap else self._process_paths(spec)
-        self.paths = paths
         env = function_environment(spec, self.runtime.family, paths, self.log_stream, self.runtime.node_major)
         if not self.host.bwrap and self.direct:
             env["_LAMINA_OPT_DIR"] = paths.opt

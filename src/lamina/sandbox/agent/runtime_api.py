@@ -63,19 +63,11 @@ def _forbidden(current: str, target: str) -> Reply:
 class Event:
     """One invocation as handed to the runtime: the INVOKE frame's fields."""
 
-    __slots__ = ("fields", "request_id", "_frame")
+    __slots__ = ("fields", "request_id")
 
     def __init__(self, fields: list[bytes]) -> None:
         self.fields = fields
         self.request_id = fields[0].decode()
-        self._frame: bytes | None = None
-
-    @property
-    def frame(self) -> bytes:
-        """The R_EVENT frame for the private channel, built once even if re-delivered."""
-        if self._frame is None:
-            self._frame = wire.encode(wire.R_EVENT, *self.fields)
-        return self._frame
 
 
 def _is_valid_error_type(value: str) -> bool:
