@@ -399,6 +399,9 @@ class Environment:
         use_prestarted = self.host.bwrap and self.runtime.can_use_prestarted(spec) and self._runtime is not None
         fds: list[int] = []
         targets: list[str] = []
+        if self.host.bwrap and spec.code_dir.stat().st_mode & 0o005 != 0o005:
+            log.warning("%s: its code directory %s is not readable by the sandbox user (needs o+rx)",
+                        spec.function_name, spec.code_dir)
         try:
             if self.host.bwrap:
                 fds.append(mounts.detached_bind(spec.code_dir))
