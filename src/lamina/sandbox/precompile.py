@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import compileall
+import hashlib
 import logging
 import subprocess
 from collections.abc import Iterable
@@ -37,14 +38,25 @@ def compile_lamina(pythons: Iterable[Path]) -> None:
 
 
 async def compile_sdk(pythons: Iterable[Path]) -> None:
-    """The SDK packages for each managed Python, one interpreter at a time, niced."""
+    """The SDK packages for each managed Python, one interpreter at a time, niced. A stamp
+    per interpreter and SDK version set, beside the bytecode it vouches for (in
+    site-packages/__pycache__), skips the work on later starts."""
     entries = [entry for entry in catalog.sdk_entries() if entry.is_dir() or entry.suffix == ".py"]
+    if not entries:
+        return
+    versions = "\n".join(sorted(str(entry) for entry in entries))
+    stamps = entries[0].parent / "__pycache__"
+    stamps.mkdir(exist_ok=True)
     for python in pythons:
+        stamp = stamps / ("lamina-sdk-" + hashlib.sha256(f"{python}\n{versions}".encode()).hexdigest()[:24])
+        if stamp.exists():
+            continue
         process = await asyncio.create_subprocess_exec(
             "nice", "-n", "19", *_compile_with(python, entries, workers=0),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         try:
-            await process.wait()
+            if await process.wait() == 0:
+                stamp.touch()
         except asyncio.CancelledError:
             process.kill()
             await process.wait()
