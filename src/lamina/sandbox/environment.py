@@ -34,10 +34,12 @@ from . import loglines
 from .agent import wire
 from .agent.runtime_api import MAX_RESPONSE, TOO_LARGE_BODY, error_type_of
 from .cgroups import CgroupTree, EnvironmentCgroup
-from .environ import LAMBDA_PATHS, Paths, base_environment, function_environment
-from .isolation import Isolation, bwrap, mounts
+from .channel import FrameChannel
+from .environ import LAMBDA_PATHS, base_environment, function_environment
+from .isolation import Isolation, bwrap, mounts, process
 from .isolation.agent_command import AgentCommand
 from .logcapture import LogCapture
+from .outcomes import InitOutcome, exit_message, platform_error
 from .runtimes.catalog import Runtime
 from .spec import EnvironmentSpec, InvokeRequest, InvokeResult, LogLine
 
@@ -75,67 +77,6 @@ class Host:
     @property
     def bwrap(self) -> bool:
         return self.isolation.mode == "bwrap"
-
-
-@dataclass
-class InitOutcome:
-    ok: bool
-    duration_ms: float
-    log: list[LogLine]
-    status: str = "success"  # success | error | timeout
-    error_type: str | None = None
-    body: bytes = b""  # what the runtime posted to /init/error: returned as is
-    content_type: str = "application/json"
-    message: str = ""  # a platform error, returned as "RequestId: <id> Error: <message>"
-
-    def error_payload(self, request_id: str) -> tuple[bytes, str]:
-        if self.body:
-            return self.body, self.content_type
-        return platform_error(self.error_type or "Runtime.Unknown", request_id, self.message), "application/json"
-
-
-def platform_error(error_type: str, request_id: str, message: str) -> bytes:
-    """The payload of an error the platform reports (timeouts, crashes, bad entrypoints)."""
-    body = {"errorType": error_type, "errorMessage": f"RequestId: {request_id} Error: {message}"}
-    return json.dumps(body, separators=(",", ":")).encode()
-
-
-def _exit_message(description: str) -> str:
-    if description == "exit status 0":
-        return "Runtime exited without providing a reason"
-    return f"Runtime exited with error: {description}"
-
-
-class _Channel(asyncio.Protocol):
-    """A frame stream from inside the sandbox; `allowed` is what this end may send. The
-    agent's channel has no runtime generation; a runtime's has the one it was made for."""
-
-    def __init__(self, environment: Environment, allowed: frozenset[int], runtime_generation: int = 0) -> None:
-        self._environment = environment
-        self._allowed = allowed
-        self._runtime_generation = runtime_generation
-        self._reader = wire.FrameReader()
-
-    def data_received(self, data: bytes) -> None:
-        environment = self._environment
-        try:
-            frames = self._reader.feed(data)
-        except ValueError as error:
-            log.warning("environment %s broke the protocol: %s", environment.id, error)
-            environment.kill()
-            return
-        for kind, fields in frames:
-            if kind not in self._allowed:
-                log.warning("environment %s sent frame kind %d on the wrong channel", environment.id, kind)
-                environment.kill()
-                return
-            environment._on_frame(kind, fields)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._runtime_generation:
-            self._environment._on_runtime_closed(self._runtime_generation)
-        else:
-            self._environment._on_agent_lost()
 
 
 class Environment:
@@ -202,6 +143,10 @@ class Environment:
         fields, self._exit_report = self._exit_report, None
         self._runtime_open = False
         self._on_frame(wire.EXITED, fields)
+
+    def _on_violation(self, what: str) -> None:
+        log.warning("environment %s broke the protocol: %s", self.id, what)
+        self.kill()
 
     def _on_agent_lost(self) -> None:
         waiting = self._waiting
@@ -270,7 +215,8 @@ class Environment:
             ours, their_socket = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             theirs.append(their_socket.detach())
             transport, _ = await self._loop.create_unix_connection(
-                lambda: _Channel(self, _RUNTIME_KINDS, generation), sock=ours)
+                lambda: FrameChannel(_RUNTIME_KINDS, self._on_frame, lambda: self._on_runtime_closed(generation),
+                                     self._on_violation), sock=ours)
             self._runtime = transport  # type: ignore[assignment]
             self._runtime_open = True
         return theirs + [write_end]
@@ -326,7 +272,8 @@ class Environment:
         self._fd_socket = socket.socket(fileno=os.dup(worker_end.fileno()))
         try:
             transport, _ = await self._loop.create_unix_connection(
-                lambda: _Channel(self, _AGENT_KINDS), sock=worker_end)
+                lambda: FrameChannel(_AGENT_KINDS, self._on_frame, self._on_agent_lost, self._on_violation),
+                sock=worker_end)
             self._control = transport  # type: ignore[assignment]
             await self._handshake(info_read)
         except BaseException:
@@ -339,7 +286,10 @@ class Environment:
     async def _handshake(self, info_read: int) -> None:
         assert self._process is not None
         if info_read >= 0:
-            self._agent_pid = await _read_child_pid(self._loop, info_read, START_TIMEOUT_S)
+            agent_pid = await bwrap.read_child_pid(info_read, START_TIMEOUT_S)
+            if agent_pid is None:
+                raise SandboxFailure("bubblewrap did not start the sandbox; see the server's log")
+            self._agent_pid = agent_pid
         else:
             self._agent_pid = self._process.pid
         kind, _ = await self._expect(START_TIMEOUT_S)
@@ -369,26 +319,14 @@ class Environment:
 
     # -- init ---------------------------------------------------------------------------
 
-    def _process_paths(self, spec: EnvironmentSpec) -> Paths:
-        """Process mode has no mount namespace: the function sees the real directories."""
-        self._dir = self.host.work_dir / "environments" / self.id
-        tmp = self._dir / "tmp"
-        tmp.mkdir(parents=True, exist_ok=True)
-        opt = self._dir / "opt"
-        if len(spec.layer_dirs) == 1:
-            opt = spec.layer_dirs[0]
-        else:
-            _merge_layers(spec.layer_dirs, opt)
-        runtime_dir = self.host.process_runtime_dirs.get(self.runtime.family, self._dir / "runtime")
-        runtime_dir.mkdir(parents=True, exist_ok=True)
-        prefix = self.runtime.install.prefix
-        return Paths(task=str(spec.code_dir), opt=str(opt), runtime=str(runtime_dir),
-                     lang=str(prefix) if prefix else "/var/lang", tmp=str(tmp))
-
     async def initialize(self, spec: EnvironmentSpec, budget_s: float) -> InitOutcome:
         """Assign this environment to a function and run its init."""
         self.log_stream = f"{datetime.now(UTC):%Y/%m/%d}/[{spec.function_version}]{self.id}"
-        paths = LAMBDA_PATHS if self.host.bwrap else self._process_paths(spec)
+        if self.host.bwrap:
+            paths = LAMBDA_PATHS
+        else:
+            self._dir = self.host.work_dir / "environments" / self.id
+            paths = process.paths(self._dir, spec, self.runtime, self.host.process_runtime_dirs)
         env = function_environment(spec, self.runtime.family, paths, self.log_stream, self.runtime.node_major)
         if not self.host.bwrap and self.direct:
             env["_LAMINA_OPT_DIR"] = paths.opt
@@ -458,7 +396,7 @@ class Environment:
         if kind in (wire.EXITED, _LOST):
             description = fields[1].decode() if kind == wire.EXITED else "signal: killed"
             error_type = "Runtime.OutOfMemory" if self._out_of_memory() else "Runtime.ExitError"
-            return InitOutcome(False, duration_ms, lines, "error", error_type, message=_exit_message(description))
+            return InitOutcome(False, duration_ms, lines, "error", error_type, message=exit_message(description))
         self.kill()  # a frame that has no business here
         return InitOutcome(False, duration_ms, lines, "error", "Sandbox.Failure",
                            message="the environment broke the protocol")
@@ -535,7 +473,7 @@ class Environment:
         if kind in (wire.EXITED, _LOST):
             description = fields[1].decode() if kind == wire.EXITED else "signal: killed"
             error_type = "Runtime.OutOfMemory" if self._out_of_memory() else "Runtime.ExitError"
-            message = _exit_message(description)
+            message = exit_message(description)
             status = "error"
         else:
             error_type, message, status = "Sandbox.Failure", "the environment broke the protocol", "failure"
@@ -626,44 +564,3 @@ def _json_or_binary(body: bytes) -> str:
 
 def _describe(kind: int) -> str:
     return {_TIMEOUT: "timed out", _LOST: "it exited"}.get(kind, f"frame {kind}")
-
-
-async def _read_child_pid(loop: asyncio.AbstractEventLoop, fd: int, timeout_s: float) -> int:
-    """bubblewrap's --info-fd: JSON with the sandbox's init (the agent) as seen from the host."""
-    done: asyncio.Future[bytes] = loop.create_future()
-    buffer = bytearray()
-
-    def readable() -> None:
-        try:
-            data = os.read(fd, 4096)
-        except BlockingIOError:
-            return
-        buffer.extend(data)
-        if not data or b"}" in buffer:
-            loop.remove_reader(fd)
-            _set_if_pending(done, bytes(buffer))
-
-    loop.add_reader(fd, readable)
-    try:
-        data = await asyncio.wait_for(done, timeout_s)
-    finally:
-        loop.remove_reader(fd)
-    if b"}" not in data:
-        raise SandboxFailure("bubblewrap did not start the sandbox; see the server's log")
-    return int(json.loads(data[:data.index(b"}") + 1])["child-pid"])
-
-
-def _merge_layers(layers: tuple[Path, ...], target: Path) -> None:
-    """Process mode: layers merged into one directory of symlinks, later layers on top."""
-    target.mkdir(parents=True, exist_ok=True)
-    for layer in layers:
-        for source in sorted(layer.rglob("*")):
-            destination = target / source.relative_to(layer)
-            if source.is_dir() and not source.is_symlink():
-                if destination.is_symlink():
-                    destination.unlink()
-                destination.mkdir(exist_ok=True)
-            else:
-                if destination.is_symlink() or destination.exists():
-                    destination.unlink()
-                destination.symlink_to(source)

@@ -23,8 +23,9 @@ from pathlib import Path
 from ..config import Config
 from . import loglines, precompile
 from .cgroups import CgroupTree, CgroupUnavailable
-from .environment import Environment, Host, SandboxFailure, platform_error
+from .environment import Environment, Host, SandboxFailure
 from .isolation import agent_command, bwrap, choose
+from .outcomes import platform_error
 from .runtimes import catalog
 from .runtimes.catalog import Runtime
 from .runtimes.detect import RuntimeInstall, detect_runtimes
