@@ -133,8 +133,9 @@ def test_fork_bomb_stays_inside_its_environment(sandbox: Harness) -> None:
     # It was the pids limit that stopped it (read from the environment's cgroup, outside).
     (environment,) = sandbox.pool._idle[spec.key]
     pids = environment.cgroup.dirs["pids"]
-    assert 100 < int((pids / "pids.peak").read_text()) <= 1024
-    assert int((pids / "pids.events").read_text().split()[1]) > 0
+    assert int((pids / "pids.events").read_text().split()[1]) > 0  # forks refused at the limit
+    if (pids / "pids.peak").exists():  # Linux >= 6.1
+        assert 100 < int((pids / "pids.peak").read_text()) <= 1024
     assert_still_serving(sandbox)
     sandbox.run(sandbox.pool.retire(spec.key))  # and killing the environment ends it all
     sandbox.sleep(0.5)

@@ -169,3 +169,24 @@ def test_host_network_by_default_and_isolated_on_request(sandbox: Harness) -> No
         server.close()
     assert hosted["reached"] == "hello from the host"
     assert isolated == {"reached": "ConnectionRefusedError", "interfaces": ["lo"]}
+
+
+def test_limits_follow_the_function_configuration(sandbox: Harness) -> None:
+    """Memory at MemorySize with no swap, 1024 pids, a CPU share proportional to memory
+    (1,769 MB is one vCPU's worth), read from the environment's cgroup outside."""
+    spec = sandbox.function({"app.py": "def handler(event, context):\n    return 1\n"}, memory_mb=1769)
+    sandbox.invoke(spec)
+    (environment,) = sandbox.pool._idle[spec.key]
+    cgroup = environment.cgroup
+    assert cgroup is not None
+    memory, pids, cpu = cgroup.dirs["memory"], cgroup.dirs["pids"], cgroup.dirs["cpu"]
+    if cgroup.version == 1:
+        assert int((memory / "memory.limit_in_bytes").read_text()) == 1769 * 1024 * 1024
+        if (memory / "memory.memsw.limit_in_bytes").exists():
+            assert int((memory / "memory.memsw.limit_in_bytes").read_text()) == 1769 * 1024 * 1024
+        assert (cpu / "cpu.shares").read_text().strip() == "1024"
+    else:
+        assert int((memory / "memory.max").read_text()) == 1769 * 1024 * 1024
+        assert (memory / "memory.swap.max").read_text().strip() == "0"
+        assert (cpu / "cpu.weight").read_text().strip() == "100"
+    assert (pids / "pids.max").read_text().strip() == "1024"
