@@ -1,8 +1,9 @@
 """Memory, pids and CPU limits for execution environments: one cgroup per environment.
 
 lamina nests its cgroups under the server process's own cgroup of each controller:
-`<own>/lamina-<server pid>/env-<environment id>`, so that an operator's limits on the
-server also bound its functions and several servers never collide. cgroup v2 (unified)
+`<own>/lamina-<server pid>-<pool>/env-<environment id>`, so that an operator's limits on
+the server also bound its functions and neither several servers nor several pools in one
+process collide. What a dead server left behind is removed at the next start. cgroup v2 (unified)
 and v1 (one hierarchy per controller) are both handled; whichever the host mounts for the
 memory controller decides.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import uuid
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -99,11 +101,15 @@ class EnvironmentCgroup:
             if name != "memory.memsw.limit_in_bytes" or memsw.exists():
                 _write(memory / name, limit)
 
-    def set_cpu(self, memory_mb: int) -> None:
+    def set_cpu(self, memory_mb: int | None) -> None:
+        """A share proportional to `memory_mb`; None gives the least share there is (a spare
+        starting in the background yields to functions at work)."""
         if self.version == 2:
-            _write(self.dirs["cpu"] / "cpu.weight", str(min(10000, cpu_share(memory_mb, 100))))
+            weight = 1 if memory_mb is None else min(10000, cpu_share(memory_mb, 100))
+            _write(self.dirs["cpu"] / "cpu.weight", str(weight))
         else:
-            _write(self.dirs["cpu"] / "cpu.shares", str(max(2, cpu_share(memory_mb, 1024))))
+            shares = 2 if memory_mb is None else max(2, cpu_share(memory_mb, 1024))
+            _write(self.dirs["cpu"] / "cpu.shares", str(shares))
 
     def peak_mb(self) -> int:
         """Peak memory of everything in the sandbox since it started, in MB (rounded up)."""
@@ -191,7 +197,7 @@ class CgroupTree:
             if controller not in own:
                 raise CgroupUnavailable(f"this process has no cgroup v1 {controller!r} entry")
             base = _join(mount[0], mount[1], own[controller])
-            roots[controller] = base / f"lamina-{os.getpid()}"
+            roots[controller] = base / _tree_name()
         tree = cls(1, roots)
         tree._remove_stale()
         try:
@@ -208,19 +214,19 @@ class CgroupTree:
         available = set((base / "cgroup.controllers").read_text().split())
         if not needed <= available:
             raise CgroupUnavailable(f"cgroup v2 controllers {sorted(needed - available)} are not available in {base}")
-        root = base / f"lamina-{os.getpid()}"
+        root = base / _tree_name()
         tree = cls(2, dict.fromkeys(_V1_CONTROLLERS, root))
         tree._remove_stale()
         enable = " ".join("+" + c for c in sorted(needed))
         try:
-            root.mkdir(exist_ok=True)
             if own.get("", "/") != "/":
                 # "No internal processes": the server leaves its cgroup for a leaf of its own
                 # so that controllers can be enabled for the environments beside it.
-                server = root / "server"
+                server = base / f"lamina-{os.getpid()}-server"
                 server.mkdir(exist_ok=True)
                 _write(server / "cgroup.procs", str(os.getpid()))
                 _write(base / "cgroup.subtree_control", enable)
+            root.mkdir(exist_ok=True)
             _write(root / "cgroup.subtree_control", enable)
         except OSError as error:
             raise CgroupUnavailable(f"cannot delegate cgroup v2 controllers under {base}: {error}") from None
@@ -230,7 +236,7 @@ class CgroupTree:
         """Remove what earlier, dead lamina servers left behind."""
         for root in set(self.roots.values()):
             for stale in root.parent.glob("lamina-*"):
-                pid = stale.name.removeprefix("lamina-")
+                pid = stale.name.split("-")[1]
                 if not pid.isdigit() or int(pid) == os.getpid() or Path(f"/proc/{pid}").exists():
                     continue
                 for child in sorted(stale.glob("*/"), reverse=True):
@@ -244,7 +250,7 @@ class CgroupTree:
                 except OSError as error:
                     log.warning("could not remove stale cgroup %s: %s", stale, error)
 
-    def environment(self, environment_id: str, memory_mb: int) -> EnvironmentCgroup:
+    def environment(self, environment_id: str, memory_mb: int, cpu_memory_mb: int | None) -> EnvironmentCgroup:
         dirs = {}
         for controller, root in self.roots.items():
             directory = root / f"env-{environment_id}"
@@ -252,22 +258,26 @@ class CgroupTree:
             dirs[controller] = directory
         cgroup = EnvironmentCgroup(dirs, self.version)
         cgroup.set_memory(memory_mb)
-        cgroup.set_cpu(memory_mb)
+        cgroup.set_cpu(cpu_memory_mb)
         _write(dirs["pids"] / "pids.max", str(PIDS_MAX))
         if self.version == 1:
             _write(dirs["memory"] / "memory.swappiness", "0")
         return cgroup
 
     def close(self) -> None:
+        """Remove this pool's cgroups (its environments' must be gone already). On v2 the
+        server's own leaf stays: the server still lives in it."""
         for root in set(self.roots.values()):
             for child in root.glob("env-*"):
                 try:
                     child.rmdir()
                 except OSError:
                     pass
-            if (root / "server").exists():
-                continue  # v2: this server still lives in it; the next start cleans it up
             try:
                 root.rmdir()
             except OSError as error:
                 log.warning("could not remove cgroup %s: %s", root, error)
+
+
+def _tree_name() -> str:
+    return f"lamina-{os.getpid()}-{uuid.uuid4().hex[:8]}"

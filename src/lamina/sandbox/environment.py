@@ -1,9 +1,17 @@
-"""One execution environment, seen from the worker: a sandbox, its agent, its cgroup.
+"""One execution environment, seen from the worker: a sandbox, its agent, its runtime.
 
 An environment is started for a runtime before it knows its function (it can wait as a
 spare), is initialised once for one function version, then serves one invocation at a
-time until it is discarded. Everything the agent sends is treated as untrusted input:
-frames are bounded, request ids checked, and memory figures come from the cgroup.
+time until it is discarded. Three channels connect the worker to it:
+
+- the control socket to the agent (start-up, assignment, resets, runtime exits, and the
+  invocations of HTTP runtimes);
+- for lamina's Python runtime, a socket straight to the runtime process: an invocation is
+  one frame out and one frame back, with no process in between;
+- the read end of the pipe carrying the runtime's stdout and stderr.
+
+Everything that comes from inside is untrusted: frames are bounded, frame kinds are
+checked per channel, request ids are matched, and memory figures come from the cgroup.
 """
 
 from __future__ import annotations
@@ -24,10 +32,14 @@ from pathlib import Path
 
 from . import loglines
 from .agent import wire
+from .agent.runtime_api import MAX_RESPONSE, TOO_LARGE_BODY, error_type_of
 from .cgroups import CgroupTree, EnvironmentCgroup
-from .environ import LAMBDA_PATHS, Paths, base_environment, function_environment
-from .isolation import Isolation, bwrap, mounts
+from .channel import FrameChannel
+from .environ import LAMBDA_PATHS, base_environment, function_environment
+from .isolation import Isolation, bwrap, mounts, process
 from .isolation.agent_command import AgentCommand
+from .logcapture import LogCapture
+from .outcomes import InitOutcome, exit_message, platform_error
 from .runtimes.catalog import Runtime
 from .spec import EnvironmentSpec, InvokeRequest, InvokeResult, LogLine
 
@@ -35,9 +47,11 @@ log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 30.0  # sandbox up and agent ready; generous for a loaded machine
 SPARE_MEMORY_MB = 128  # the limit of an environment not yet assigned to a function
-FLUSH_GRACE_S = 0.1  # how long a timed-out environment may take to hand over its last log lines
-_TIMEOUT = -1  # pseudo frame kinds for what the worker itself observes
+EXIT_REPORT_GRACE_S = 1.0  # after the runtime's socket closes, how long the agent has to report the exit
+_TIMEOUT = -1  # pseudo frame kinds for what the worker observes itself
 _LOST = -2
+_RUNTIME_KINDS = frozenset({wire.R_NEXT, wire.R_RESPONSE, wire.R_ERROR, wire.R_INIT_ERROR, wire.R_WAITING})
+_AGENT_KINDS = frozenset({wire.HELLO, wire.READY, wire.INIT_DONE, wire.RESULT, wire.EXITED, wire.FAULT})
 
 
 class SandboxFailure(Exception):
@@ -65,111 +79,92 @@ class Host:
         return self.isolation.mode == "bwrap"
 
 
-@dataclass
-class InitOutcome:
-    ok: bool
-    duration_ms: float
-    log: list[LogLine]
-    status: str = "success"  # success | error | timeout
-    error_type: str | None = None
-    body: bytes = b""  # what /init/error posted: returned as is
-    content_type: str = "application/json"
-    message: str = ""  # a platform error, returned as "RequestId: <id> Error: <message>"
-
-    def error_payload(self, request_id: str) -> tuple[bytes, str]:
-        if self.body:
-            return self.body, self.content_type
-        body = {"errorType": self.error_type, "errorMessage": f"RequestId: {request_id} Error: {self.message}"}
-        return json.dumps(body).encode(), "application/json"
-
-
-def _exit_message(description: str) -> str:
-    if description == "exit status 0":
-        return "Runtime exited without providing a reason"
-    return f"Runtime exited with error: {description}"
-
-
-def _log_lines(blob: bytes) -> list[LogLine]:
-    return [LogLine(ts, line.decode("utf-8", "replace")) for ts, line in wire.decode_logs(blob)] if blob else []
-
-
-class _ControlProtocol(asyncio.Protocol):
-    """The worker's end of the control socket: frames in, callbacks out."""
-
-    def __init__(self, environment: Environment) -> None:
-        self._environment = environment
-        self._reader = wire.FrameReader()
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            frames = self._reader.feed(data)
-        except ValueError as error:
-            log.warning("environment %s broke the protocol: %s", self._environment.id, error)
-            self._environment.kill()
-            return
-        for kind, fields in frames:
-            self._environment._on_frame(kind, fields)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._environment._on_lost()
-
-
 class Environment:
     def __init__(self, host: Host, runtime: Runtime, network: str) -> None:
         self.host = host
         self.runtime = runtime
         self.network = network
         self.id = uuid.uuid4().hex
-        self.created = datetime.now(UTC)
-        self.spec: EnvironmentSpec | None = None
         self.generation = 0  # the pool's generation of the spec key when assigned
         self.log_stream = ""
         self.last_used = time.monotonic()
         self.dead = False
         self.closed: asyncio.Future[None] | None = None
-        self.paths = LAMBDA_PATHS
+        self.capture: LogCapture | None = None  # the current runtime's output
         self._loop = asyncio.get_running_loop()
         self._waiting: asyncio.Future[tuple[int, list[bytes]]] | None = None
         self._inbox: list[tuple[int, list[bytes]]] = []  # frames that came before anyone waited
-        self._transport: asyncio.Transport | None = None
+        self._control: asyncio.Transport | None = None
         self._fd_socket: socket.socket | None = None  # a dup of the control socket, for passing fds
+        self._runtime: asyncio.Transport | None = None  # lamina's Python runtime, directly
+        self._runtime_generation = 0  # which runtime process the agent's EXITED reports must be about
+        self._runtime_open = False  # the current Python runtime's socket has not closed yet
+        self._exit_report: list[bytes] | None = None  # EXITED held until that socket has been read to its end
         self._process: subprocess.Popen[bytes] | None = None
         self._pidfd: int | None = None
         self._agent_pid = 0
-        self._runtime_pid = 0
         self._oom_kills = 0
         self.cgroup: EnvironmentCgroup | None = None
         self._dir: Path | None = None  # process mode: the environment's own directory
 
+    @property
+    def direct(self) -> bool:
+        """Invocations go straight to lamina's Python runtime rather than through the agent."""
+        return self.runtime.family == "python"
+
     # -- frames -------------------------------------------------------------------------
 
     def _on_frame(self, kind: int, fields: list[bytes]) -> None:
+        if kind == wire.EXITED:
+            if int(fields[0]) != self._runtime_generation:
+                return  # a runtime process replaced since (reset)
+            if self._runtime_open:
+                # The runtime's last frames (an init error, a response) may still be on its own
+                # socket: its closing, which follows them, delivers this report.
+                self._exit_report = fields
+                self._loop.call_later(EXIT_REPORT_GRACE_S, self._deliver_exit_report, self._runtime_generation)
+                return
         if kind == wire.FAULT:
             log.error("agent of environment %s failed:\n%s", self.id, fields[0].decode(errors="replace"))
             self.kill()
         waiting = self._waiting
         if waiting is not None and not waiting.done():
             waiting.set_result((kind, fields))
-        elif kind == wire.EXITED:
-            self.kill()  # the runtime died between invocations: this environment is done
+        elif kind == wire.EXITED or kind in _RUNTIME_KINDS:
+            self.kill()  # the runtime died, or spoke, between invocations: this environment is done
         else:
             self._inbox.append((kind, fields))  # e.g. HELLO before the worker awaits it
             if len(self._inbox) > 4:
                 self.kill()
 
-    def _on_lost(self) -> None:
+    def _deliver_exit_report(self, generation: int) -> None:
+        if generation != self._runtime_generation or self._exit_report is None:
+            return
+        fields, self._exit_report = self._exit_report, None
+        self._runtime_open = False
+        self._on_frame(wire.EXITED, fields)
+
+    def _on_violation(self, what: str) -> None:
+        log.warning("environment %s broke the protocol: %s", self.id, what)
+        self.kill()
+
+    def _on_agent_lost(self) -> None:
         waiting = self._waiting
         if waiting is not None and not waiting.done():
             waiting.set_result((_LOST, []))
         self.kill()
 
-    def _send(self, kind: int, *fields: bytes) -> None:
-        assert self._transport is not None
-        self._transport.write(wire.encode(kind, *fields))
+    def _on_runtime_closed(self, generation: int) -> None:
+        """The runtime's socket closed: it exited (the agent reports how) or closed it itself."""
+        if generation != self._runtime_generation:
+            return
+        self._runtime_open = False
+        if self._exit_report is not None:
+            self._deliver_exit_report(generation)
+            return
+        waiting = self._waiting
+        if waiting is not None and not waiting.done():
+            self._loop.call_later(EXIT_REPORT_GRACE_S, _set_if_pending, waiting, (_LOST, []))
 
     async def _expect(self, timeout_s: float | None) -> tuple[int, list[bytes]]:
         if self._inbox:
@@ -187,18 +182,69 @@ class Environment:
                 timer.cancel()
             self._waiting = None
 
+    async def _send_control(self, kind: int, *fields: bytes, fds: list[int] | None = None) -> None:
+        """A frame to the agent, with fds attached when given (closed here once sent)."""
+        assert self._control is not None and self._fd_socket is not None
+        frame = wire.encode(kind, *fields)
+        try:
+            if not fds:
+                self._control.write(frame)
+                return
+            while self._control.get_write_buffer_size():  # keep the stream in order
+                await asyncio.sleep(0.001)
+            sent = socket.send_fds(self._fd_socket, [frame], fds)
+            if sent < len(frame):
+                self._control.write(frame[sent:])
+        finally:
+            for fd in fds or ():
+                os.close(fd)
+
+    # -- the runtime's channels ---------------------------------------------------------
+
+    async def _new_runtime_link(self) -> list[int]:
+        """A fresh output pipe (and, for lamina's Python runtime, a socket) for the next
+        runtime process; returns the ends to hand to the agent."""
+        self._drop_runtime_link()
+        read_end, write_end = os.pipe2(os.O_CLOEXEC)
+        self.capture = LogCapture(read_end)
+        self._runtime_generation += 1
+        self._exit_report = None
+        generation = self._runtime_generation
+        theirs: list[int] = []
+        if self.direct:
+            ours, their_socket = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            theirs.append(their_socket.detach())
+            transport, _ = await self._loop.create_unix_connection(
+                lambda: FrameChannel(_RUNTIME_KINDS, self._on_frame, lambda: self._on_runtime_closed(generation),
+                                     self._on_violation), sock=ours)
+            self._runtime = transport  # type: ignore[assignment]
+            self._runtime_open = True
+        return theirs + [write_end]
+
+    def _drop_runtime_link(self) -> None:
+        if self._runtime is not None:
+            self._runtime.abort()
+            self._runtime = None
+        if self.capture is not None:
+            self.capture.close()
+            self.capture = None
+
+    def take_log(self) -> list[LogLine]:
+        return self.capture.take() if self.capture is not None else []
+
     # -- start --------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Start the sandbox and its agent; afterwards the environment is a spare."""
+    async def start(self, memory_mb: int | None = None) -> None:
+        """Start the sandbox and its agent; afterwards the environment is a spare. Started
+        for a waiting invocation, it gets that function's CPU share (`memory_mb`) at once;
+        started as a spare in the background, the least share there is."""
         host = self.host
         worker_end, agent_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         info_read = info_write = -1
         env = dict(host.agent.env, _LAMINA_CONTROL_FD=str(agent_end.fileno()))
         if host.bwrap:
             assert host.isolation.bwrap is not None
-            info_read, info_write = os.pipe()
-            os.set_blocking(info_read, False)
+            info_read, info_write = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
             argv = bwrap.command(host.isolation.bwrap, self.runtime, self.network, host.agent, host.etc_dir,
                                  info_write)
             pass_fds: tuple[int, ...] = (agent_end.fileno(), info_write)
@@ -207,28 +253,28 @@ class Environment:
             pass_fds = (agent_end.fileno(),)
         try:
             if host.cgroups is not None:
-                self.cgroup = host.cgroups.environment(self.id, SPARE_MEMORY_MB)
+                self.cgroup = host.cgroups.environment(self.id, SPARE_MEMORY_MB, cpu_memory_mb=memory_mb)
             self._process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env,
                                              pass_fds=pass_fds, start_new_session=not host.bwrap)
         except BaseException:
-            for fd in (info_read, info_write):
-                if fd >= 0:
-                    os.close(fd)
+            if info_read >= 0:
+                os.close(info_read)
             worker_end.close()
-            agent_end.close()
             self.kill()
             raise
         finally:
             agent_end.close()
-        if info_write >= 0:
-            os.close(info_write)
+            if info_write >= 0:
+                os.close(info_write)
         self.closed = self._loop.create_future()
         self._pidfd = os.pidfd_open(self._process.pid)
         self._loop.add_reader(self._pidfd, self._on_process_exit)
         self._fd_socket = socket.socket(fileno=os.dup(worker_end.fileno()))
-        transport, _ = await self._loop.create_unix_connection(lambda: _ControlProtocol(self), sock=worker_end)
-        self._transport = transport  # type: ignore[assignment]
         try:
+            transport, _ = await self._loop.create_unix_connection(
+                lambda: FrameChannel(_AGENT_KINDS, self._on_frame, self._on_agent_lost, self._on_violation),
+                sock=worker_end)
+            self._control = transport  # type: ignore[assignment]
             await self._handshake(info_read)
         except BaseException:
             self.kill()
@@ -240,7 +286,10 @@ class Environment:
     async def _handshake(self, info_read: int) -> None:
         assert self._process is not None
         if info_read >= 0:
-            self._agent_pid = await _read_child_pid(self._loop, info_read, START_TIMEOUT_S)
+            agent_pid = await bwrap.read_child_pid(info_read, START_TIMEOUT_S)
+            if agent_pid is None:
+                raise SandboxFailure("bubblewrap did not start the sandbox; see the server's log")
+            self._agent_pid = agent_pid
         else:
             self._agent_pid = self._process.pid
         kind, _ = await self._expect(START_TIMEOUT_S)
@@ -249,50 +298,48 @@ class Environment:
         if self.cgroup is not None:
             # Before the agent starts anything, so every process of the sandbox is inside.
             self.cgroup.add(self._agent_pid)
-        prestart = None
-        if self.host.bwrap and self.runtime.prestartable:
-            prestart = {"argv": self.runtime.argv(LAMBDA_PATHS), "cwd": "/",
-                        "env": base_environment(LAMBDA_PATHS, self.runtime.family, self.runtime.node_major)}
         setup = {"privileged": self.host.bwrap, "uid": self.host.uid, "gid": self.host.gid,
-                 "check_peers": self.host.bwrap and self.network == "host", "prestart": prestart}
-        self._send(wire.SETUP, json.dumps(setup).encode())
-        kind, _ = await self._expect(START_TIMEOUT_S)
-        if kind != wire.READY:
-            raise SandboxFailure(f"the agent did not get ready ({_describe(kind)}); see the server's log")
+                 "check_peers": self.host.bwrap and self.network == "host", "prestart": None}
+        fds: list[int] = []
+        if self.host.bwrap and self.runtime.prestartable:
+            # lamina's Python runtime starts now and waits for its function.
+            fds = await self._new_runtime_link()
+            setup["prestart"] = {"argv": self.runtime.argv(LAMBDA_PATHS), "cwd": "/",
+                                 "env": base_environment(LAMBDA_PATHS, self.runtime.family),
+                                 "generation": self._runtime_generation}
+        await self._send_control(wire.SETUP, json.dumps(setup).encode(), fds=fds)
+        # The agent's READY and, for a pre-started runtime, the runtime's R_WAITING come on
+        # different channels, in either order; the spare is ready when both have.
+        expected = {wire.READY, wire.R_WAITING} if fds else {wire.READY}
+        while expected:
+            kind, _ = await self._expect(START_TIMEOUT_S)
+            if kind not in expected:
+                raise SandboxFailure(f"the sandbox did not get ready ({_describe(kind)}); see the server's log")
+            expected.discard(kind)
 
     # -- init ---------------------------------------------------------------------------
 
-    def _process_paths(self, spec: EnvironmentSpec) -> Paths:
-        """Process mode has no mount namespace: the function sees the real directories."""
-        self._dir = self.host.work_dir / "environments" / self.id
-        tmp = self._dir / "tmp"
-        tmp.mkdir(parents=True, exist_ok=True)
-        opt = self._dir / "opt"
-        if len(spec.layer_dirs) == 1:
-            opt = spec.layer_dirs[0]
-        else:
-            _merge_layers(spec.layer_dirs, opt)
-        runtime_dir = self.host.process_runtime_dirs.get(self.runtime.family, self._dir / "runtime")
-        runtime_dir.mkdir(parents=True, exist_ok=True)
-        prefix = self.runtime.install.prefix
-        return Paths(task=str(spec.code_dir), opt=str(opt), runtime=str(runtime_dir),
-                     lang=str(prefix) if prefix else "/var/lang", tmp=str(tmp))
-
     async def initialize(self, spec: EnvironmentSpec, budget_s: float) -> InitOutcome:
         """Assign this environment to a function and run its init."""
-        self.spec = spec
-        self.log_stream = f"{self.created:%Y/%m/%d}/[{spec.function_version}]{self.id}"
-        paths = LAMBDA_PATHS if self.host.bwrap else self._process_paths(spec)
-        self.paths = paths
+        self.log_stream = f"{datetime.now(UTC):%Y/%m/%d}/[{spec.function_version}]{self.id}"
+        if self.host.bwrap:
+            paths = LAMBDA_PATHS
+        else:
+            self._dir = self.host.work_dir / "environments" / self.id
+            paths = process.paths(self._dir, spec, self.runtime, self.host.process_runtime_dirs)
         env = function_environment(spec, self.runtime.family, paths, self.log_stream, self.runtime.node_major)
-        if not self.host.bwrap and self.runtime.family == "python":
+        if not self.host.bwrap and self.direct:
             env["_LAMINA_OPT_DIR"] = paths.opt
         if self.cgroup is not None:
             self.cgroup.set_memory(spec.memory_mb)
             self.cgroup.set_cpu(spec.memory_mb)
             self._oom_kills = self.cgroup.oom_kills()
+        use_prestarted = self.host.bwrap and self.runtime.can_use_prestarted(spec) and self._runtime is not None
         fds: list[int] = []
         targets: list[str] = []
+        if self.host.bwrap and spec.code_dir.stat().st_mode & 0o005 != 0o005:
+            log.warning("%s: its code directory %s is not readable by the sandbox user (needs o+rx)",
+                        spec.function_name, spec.code_dir)
         try:
             if self.host.bwrap:
                 fds.append(mounts.detached_bind(spec.code_dir))
@@ -300,134 +347,141 @@ class Environment:
                 if spec.layer_dirs:
                     fds.append(mounts.detached_layers(spec.layer_dirs))
                     targets.append("/opt")
-            assignment = {
-                "mounts": targets, "tmp_mb": spec.ephemeral_storage_mb if self.host.bwrap else None,
-                "env": env, "cwd": paths.task, "argv": self.runtime.command(spec, paths),
-                "bootstrap": self.runtime.bootstrap_candidates(paths) or None,
-                "channel": self.runtime.family == "python",
-                "use_prestarted": self.host.bwrap and self.runtime.can_use_prestarted(spec),
-            }
-            started = self._loop.time()
-            frame = wire.encode(wire.ASSIGN, json.dumps(assignment).encode())
-            await self._send_with_fds(frame, fds)
-        finally:
+            if not use_prestarted:
+                fds += await self._new_runtime_link()
+        except BaseException:
             for fd in fds:
                 os.close(fd)
+            raise
+        assignment = {
+            "mounts": targets, "tmp_mb": spec.ephemeral_storage_mb if self.host.bwrap else None,
+            "env": env, "cwd": paths.task, "argv": self.runtime.command(spec, paths),
+            "bootstrap": self.runtime.bootstrap_candidates(paths) or None, "channel": self.direct,
+            "generation": self._runtime_generation,
+        }
+        started = time.monotonic()
+        await self._send_control(wire.ASSIGN, json.dumps(assignment).encode(), fds=fds)
         return await self._init_outcome(started, budget_s)
 
     async def reinitialize(self, budget_s: float) -> InitOutcome:
         """Reset the runtime (every process but the agent) and initialise again."""
-        started = self._loop.time()
-        self._send(wire.REINIT)
+        if self.capture is not None:
+            self.capture.take()  # the previous attempt's lines were reported with it
+        started = time.monotonic()
+        fds = await self._new_runtime_link()
+        await self._send_control(wire.REINIT, json.dumps({"generation": self._runtime_generation}).encode(),
+                                 fds=fds)
         return await self._init_outcome(started, budget_s)
-
-    async def _send_with_fds(self, frame: bytes, fds: list[int]) -> None:
-        assert self._transport is not None and self._fd_socket is not None
-        while self._transport.get_write_buffer_size():  # keep the stream in order
-            await asyncio.sleep(0.001)
-        if not fds:
-            self._transport.write(frame)
-            return
-        sent = socket.send_fds(self._fd_socket, [frame], fds)
-        if sent < len(frame):  # the socket buffer is nearly empty at this point; finish the rest in order
-            self._transport.write(frame[sent:])
 
     async def _init_outcome(self, started: float, budget_s: float) -> InitOutcome:
         kind, fields = await self._expect(budget_s)
-        duration_ms = (self._loop.time() - started) * 1000
+        duration_ms = (time.monotonic() - started) * 1000
+        lines = self.take_log()
+        if kind == wire.R_NEXT or (kind == wire.INIT_DONE and fields[0] == wire.OK):
+            return InitOutcome(True, duration_ms, lines)
+        if kind == wire.R_INIT_ERROR:
+            error_type, body = fields
+            return InitOutcome(False, duration_ms, lines, "error", error_type_of(error_type.decode(), body),
+                               body=body, content_type=_json_or_binary(body))
+        if kind == wire.INIT_DONE and fields[0] == wire.ENTRYPOINT:
+            return InitOutcome(False, duration_ms, lines, "error", "Runtime.InvalidEntrypoint",
+                               message=fields[3].decode(errors="replace"))
         if kind == wire.INIT_DONE:
-            outcome, error_type, content_type, body, blob, pid = fields
-            self._runtime_pid = int(pid or 0)
-            lines = _log_lines(blob)
-            if outcome == wire.OK:
-                return InitOutcome(True, duration_ms, lines)
-            if outcome == wire.ENTRYPOINT:
-                return InitOutcome(False, duration_ms, lines, "error", "Runtime.InvalidEntrypoint",
-                                   message=body.decode(errors="replace"))
+            _, error_type, content_type, body = fields
             return InitOutcome(False, duration_ms, lines, "error", error_type.decode() or "Runtime.Unknown",
                                body=body, content_type=content_type.decode() or "application/json")
         if kind == _TIMEOUT:
-            lines = await self.flush_logs()
             return InitOutcome(False, duration_ms, lines, "timeout", "Sandbox.Timedout",
                                message=f"Task timed out after {budget_s:.2f} seconds")
-        description = fields[0].decode() if kind == wire.EXITED else "signal: killed"
-        lines = _log_lines(fields[1]) if kind == wire.EXITED else []
-        error_type = "Runtime.OutOfMemory" if self._out_of_memory() else "Runtime.ExitError"
-        if kind not in (wire.EXITED, _LOST):
-            self.kill()
-        return InitOutcome(False, duration_ms, lines, "error", error_type, message=_exit_message(description))
-
-    async def flush_logs(self) -> list[LogLine]:
-        """What the agent still buffers, if it answers quickly."""
-        if self.dead:
-            return []
-        self._send(wire.FLUSH)
-        kind, fields = await self._expect(FLUSH_GRACE_S)
-        return _log_lines(fields[0]) if kind == wire.LOGS else []
+        if kind in (wire.EXITED, _LOST):
+            description = fields[1].decode() if kind == wire.EXITED else "signal: killed"
+            error_type = "Runtime.OutOfMemory" if self._out_of_memory() else "Runtime.ExitError"
+            return InitOutcome(False, duration_ms, lines, "error", error_type, message=exit_message(description))
+        self.kill()  # a frame that has no business here
+        return InitOutcome(False, duration_ms, lines, "error", "Sandbox.Failure",
+                           message="the environment broke the protocol")
 
     # -- invoke -------------------------------------------------------------------------
 
-    async def invoke(self, request: InvokeRequest, timeout_s: float, started: float | None = None,
-                     started_wall: float | None = None) -> InvokeResult:
-        """Serve one invocation. `started` (loop time) and `started_wall` (epoch seconds)
-        move the deadline earlier when a suppressed init already used part of the timeout."""
+    async def invoke(self, request: InvokeRequest, timeout_s: float, started: float | None = None) -> InvokeResult:
+        """Serve one invocation. `started` (time.monotonic()) moves the deadline earlier when
+        a suppressed init already used part of the timeout."""
         loop = self._loop
+        now = time.monotonic()
         if started is None:
-            started = loop.time()
-            started_wall = time.time()
-        assert started_wall is not None and self._transport is not None
-        deadline_ms = int((started_wall + timeout_s) * 1000)
+            started = now
+        remaining_s = timeout_s - (now - started)
+        request_id = request.request_id.encode()
+        fields = (request_id, str(int((time.time() + remaining_s) * 1000)).encode(),
+                  request.invoked_function_arn.encode(), (request.trace_id or "").encode(),
+                  (request.client_context or "").encode(), (request.cognito_identity or "").encode(),
+                  request.content_type.encode(), (request.tenant_id or "").encode(), request.payload)
         waiting = self._waiting = loop.create_future()
         if self._inbox:  # only an anomaly leaves frames here; let it decide the outcome
             waiting.set_result(self._inbox.pop(0))
-        self._transport.write(wire.encode(
-            wire.INVOKE, request.request_id.encode(), str(deadline_ms).encode(), request.invoked_function_arn.encode(),
-            (request.trace_id or "").encode(), (request.client_context or "").encode(),
-            (request.cognito_identity or "").encode(), request.content_type.encode(),
-            (request.tenant_id or "").encode(), request.payload))
-        timer = loop.call_at(started + timeout_s, _set_if_pending, waiting, (_TIMEOUT, []))
-        if self.dead:
-            _set_if_pending(waiting, (_LOST, []))
+        elif self.dead:
+            waiting.set_result((_LOST, []))
+        elif self._runtime is not None:
+            self._runtime.write(wire.encode(wire.R_EVENT, *fields))
+        else:
+            assert self._control is not None
+            self._control.write(wire.encode(wire.INVOKE, *fields))
+        timer = loop.call_later(remaining_s, _set_if_pending, waiting, (_TIMEOUT, []))
         try:
-            kind, fields = await waiting
+            kind, reply = await waiting
         finally:
             timer.cancel()
             self._waiting = None
-        duration_ms = (loop.time() - started) * 1000
+        duration_ms = (time.monotonic() - started) * 1000
         self.last_used = time.monotonic()
-        if kind == wire.RESULT and fields[0] == request.request_id.encode():
-            _, outcome, error_type, content_type, payload, blob = fields
+        if kind == wire.R_RESPONSE and reply[0] == request_id:
+            _, content_type, payload = reply
+            if len(payload) > MAX_RESPONSE:
+                return self._result(TOO_LARGE_BODY, "Function.ResponseSizeTooLarge", "error", duration_ms)
+            return self._result(payload, None, "success", duration_ms, content_type.decode())
+        if kind == wire.R_ERROR and reply[0] == request_id:
+            _, content_type, body, error_type = reply
+            if len(body) > MAX_RESPONSE:
+                return self._result(TOO_LARGE_BODY, "Function.ResponseSizeTooLarge", "error", duration_ms)
+            return self._result(body, error_type_of(error_type.decode() or None, body), "error", duration_ms,
+                                content_type.decode())
+        if kind == wire.RESULT and reply[0] == request_id:
+            _, outcome, error_type, content_type, payload = reply
             failed = outcome != wire.OK
-            return InvokeResult(payload, error_type.decode() if failed else None, "error" if failed else "success",
-                                duration_ms, self.memory_mb(), self.log_stream, log=_log_lines(blob),
-                                content_type=content_type.decode() or "application/json")
+            return self._result(payload, error_type.decode() if failed else None, "error" if failed else "success",
+                                duration_ms, content_type.decode())
         if kind == _TIMEOUT:
-            lines = await self.flush_logs()
+            lines = self.take_log()
             self.kill()
             lines.append(loglines.timed_out(request.request_id, timeout_s))
-            body = {"errorType": "Sandbox.Timedout",
-                    "errorMessage": f"RequestId: {request.request_id} Error: Task timed out after {timeout_s:.2f} seconds"}
-            return InvokeResult(json.dumps(body).encode(), "Sandbox.Timedout", "timeout", duration_ms,
-                                self.memory_mb(), self.log_stream, log=lines)
-        return self._failed_invocation(request, kind, fields, duration_ms)
+            payload = platform_error("Sandbox.Timedout", request.request_id, f"Task timed out after {timeout_s:.2f} seconds")
+            return InvokeResult(payload, "Sandbox.Timedout", "timeout", duration_ms, self.memory_mb(), self.log_stream,
+                                log=lines)
+        return self._failed_invocation(request, kind, reply, duration_ms)
+
+    def _result(self, payload: bytes, error_type: str | None, status: str, duration_ms: float,
+                content_type: str = "application/json") -> InvokeResult:
+        capture = self.capture
+        return InvokeResult(payload, error_type, status, duration_ms, self.memory_mb(), self.log_stream,
+                            log=capture.take() if capture is not None else [],
+                            content_type=content_type or "application/json")
 
     def _failed_invocation(self, request: InvokeRequest, kind: int, fields: list[bytes],
                            duration_ms: float) -> InvokeResult:
-        """The runtime exited, the agent vanished, or it broke the protocol."""
-        lines = _log_lines(fields[1]) if kind == wire.EXITED else []
+        """The runtime exited, the agent vanished, or something broke the protocol."""
         memory = self.memory_mb()
         if kind in (wire.EXITED, _LOST):
-            description = fields[0].decode() if kind == wire.EXITED else "signal: killed"
+            description = fields[1].decode() if kind == wire.EXITED else "signal: killed"
             error_type = "Runtime.OutOfMemory" if self._out_of_memory() else "Runtime.ExitError"
-            message = _exit_message(description)
+            message = exit_message(description)
             status = "error"
         else:
             error_type, message, status = "Sandbox.Failure", "the environment broke the protocol", "failure"
+        lines = self.take_log()
         self.kill()
         lines += loglines.runtime_failure(request.request_id, message, error_type)
-        body = {"errorType": error_type, "errorMessage": f"RequestId: {request.request_id} Error: {message}"}
-        return InvokeResult(json.dumps(body).encode(), error_type, status, duration_ms, memory, self.log_stream,
-                            log=lines)
+        return InvokeResult(platform_error(error_type, request.request_id, message), error_type, status, duration_ms,
+                            memory, self.log_stream, log=lines)
 
     # -- measurements -------------------------------------------------------------------
 
@@ -437,7 +491,7 @@ class Environment:
                 return self.cgroup.peak_mb()
             except OSError:
                 return 0
-        return _peak_rss_mb(self._runtime_pid)
+        return 0
 
     def _out_of_memory(self) -> bool:
         return self.cgroup is not None and self.cgroup.oom_kills() > self._oom_kills
@@ -457,12 +511,14 @@ class Environment:
                     os.killpg(self._agent_pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+        elif self._process is not None:
+            self._process.kill()
         if self.cgroup is not None and not self.host.bwrap:
             self.cgroup.kill()
-        if self._process is not None and self._agent_pid == 0:
-            self._process.kill()
-        if self._transport is not None:
-            self._transport.abort()
+        if self._control is not None:
+            self._control.abort()
+        if self._runtime is not None:
+            self._runtime.abort()
         if self._process is None:
             self._cleanup()
 
@@ -483,6 +539,7 @@ class Environment:
         if self.cgroup is not None and not self.cgroup.remove() and attempt < 50:
             self._loop.call_later(0.02 * (attempt + 1), self._cleanup, attempt + 1)
             return
+        self._drop_runtime_link()
         if self._fd_socket is not None:
             self._fd_socket.close()
             self._fd_socket = None
@@ -497,58 +554,13 @@ def _set_if_pending(future: asyncio.Future, value: object) -> None:
         future.set_result(value)
 
 
+def _json_or_binary(body: bytes) -> str:
+    try:
+        json.loads(body)
+        return "application/json"
+    except ValueError:
+        return "application/octet-stream"
+
+
 def _describe(kind: int) -> str:
     return {_TIMEOUT: "timed out", _LOST: "it exited"}.get(kind, f"frame {kind}")
-
-
-async def _read_child_pid(loop: asyncio.AbstractEventLoop, fd: int, timeout_s: float) -> int:
-    """bubblewrap's --info-fd: JSON with the sandbox's init (the agent) as seen from the host."""
-    done: asyncio.Future[bytes] = loop.create_future()
-    buffer = bytearray()
-
-    def readable() -> None:
-        try:
-            data = os.read(fd, 4096)
-        except BlockingIOError:
-            return
-        buffer.extend(data)
-        if not data or b"}" in buffer:
-            loop.remove_reader(fd)
-            _set_if_pending(done, bytes(buffer))
-
-    loop.add_reader(fd, readable)
-    try:
-        data = await asyncio.wait_for(done, timeout_s)
-    finally:
-        loop.remove_reader(fd)
-    if b"}" not in data:
-        raise SandboxFailure("bubblewrap did not start the sandbox; see the server's log")
-    return int(json.loads(data[:data.index(b"}") + 1])["child-pid"])
-
-
-def _peak_rss_mb(pid: int) -> int:
-    """Process mode without cgroups: the runtime process's own high-water mark."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return -(-int(line.split()[1]) // 1024)
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
-def _merge_layers(layers: tuple[Path, ...], target: Path) -> None:
-    """Process mode: layers merged into one directory of symlinks, later layers on top."""
-    target.mkdir(parents=True, exist_ok=True)
-    for layer in layers:
-        for source in sorted(layer.rglob("*")):
-            destination = target / source.relative_to(layer)
-            if source.is_dir() and not source.is_symlink():
-                if destination.is_symlink():
-                    destination.unlink()
-                destination.mkdir(exist_ok=True)
-            else:
-                if destination.is_symlink() or destination.exists():
-                    destination.unlink()
-                destination.symlink_to(source)

@@ -14,7 +14,6 @@ their invocation ends.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import shutil
 import time
@@ -22,10 +21,11 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..config import Config
-from . import loglines
+from . import loglines, precompile
 from .cgroups import CgroupTree, CgroupUnavailable
 from .environment import Environment, Host, SandboxFailure
 from .isolation import agent_command, bwrap, choose
+from .outcomes import platform_error
 from .runtimes import catalog
 from .runtimes.catalog import Runtime
 from .runtimes.detect import RuntimeInstall, detect_runtimes
@@ -34,6 +34,7 @@ from .spec import EnvironmentSpec, InvokeRequest, InvokeResult
 log = logging.getLogger(__name__)
 
 INIT_TIMEOUT_S = 10.0  # on-demand init budget (spec §3.1)
+LOG_DRAIN_INTERVAL_S = 0.1  # how often the output of running functions is collected
 
 
 class UnsupportedRuntime(ValueError):
@@ -60,7 +61,10 @@ class EnvironmentPool:
         self._spare_tasks: dict[tuple[str, str], set[asyncio.Task[None]]] = defaultdict(set)
         self._generations: dict[str, int] = defaultdict(int)
         self._all: set[Environment] = set()
+        self._busy: set[Environment] = set()  # initialising or invoking: their output is drained periodically
         self._reaper: asyncio.Task[None] | None = None
+        self._drainer: asyncio.Task[None] | None = None
+        self._compiler: asyncio.Task[None] | None = None
         self._closing = False
 
     @classmethod
@@ -95,16 +99,25 @@ class EnvironmentPool:
         bwrap.write_etc(self.host.etc_dir, self.sandbox_uid, self.sandbox_uid)
         if isolation.mode == "process":
             self.host.process_runtime_dirs = _process_runtime_dirs(work_dir, self._nodejs_dir)
+        pythons = [r.install.executable for r in self.runtimes.values() if r.family == "python" and r.install.executable]
+        await loop.run_in_executor(None, precompile.compile_lamina, pythons)
+        self._compiler = asyncio.create_task(precompile.compile_sdk(pythons))
         interval = min(max(self.idle_seconds / 4, 0.05), 5.0)
         self._reaper = asyncio.create_task(self._reap_idle(interval))
+        self._drainer = asyncio.create_task(self._drain_busy())
         log.info("sandbox: %s (%s); runtimes: %s", isolation.mode, isolation.reason, ", ".join(self.runtimes))
 
     async def close(self) -> None:
         """Kill every environment and remove lamina's cgroups."""
         self._closing = True
-        if self._reaper is not None:
-            self._reaper.cancel()
+        for task in (self._reaper, self._drainer, self._compiler):
+            if task is not None:
+                task.cancel()
+        if self._compiler is not None:
+            await asyncio.gather(self._compiler, return_exceptions=True)
         tasks = [task for tasks in self._spare_tasks.values() for task in tasks]
+        for task in tasks:
+            task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         for environment in list(self._all):
             environment.kill()
@@ -124,7 +137,11 @@ class EnvironmentPool:
             environment = idle.pop()
             if environment.dead:
                 continue
-            result = await environment.invoke(request, spec.timeout_s)
+            self._busy.add(environment)
+            try:
+                result = await environment.invoke(request, spec.timeout_s)
+            finally:
+                self._busy.discard(environment)
             self._release(environment, spec)
             return result
         return await self._cold_invoke(spec, request)
@@ -143,61 +160,71 @@ class EnvironmentPool:
 
     async def _cold_invoke(self, spec: EnvironmentSpec, request: InvokeRequest) -> InvokeResult:
         runtime = self._runtime(spec.runtime)
-        environment = self._take_spare(runtime.id, spec.network)
         try:
+            environment = self._take_spare(runtime.id, spec.network)
             if environment is None:
-                environment = await self._start_environment(runtime, spec.network)
-            self._replenish(runtime, spec.network)
-            environment.generation = self._generations[spec.key]
-            init_log = [loglines.init_start(runtime.version_label, runtime.version_arn(spec.region))]
-            init = await environment.initialize(spec, self.init_timeout_s)
+                environment = await self._start_environment(runtime, spec.network, spec.memory_mb)
         except (SandboxFailure, OSError) as error:
-            if environment is not None:
-                environment.kill()
             log.error("could not start an environment for %s: %s", spec.function_name, error)
+            return _sandbox_failure(request, str(error))
+        environment.generation = self._generations[spec.key]
+        self._busy.add(environment)
+        try:
+            result = await self._initialize_and_invoke(runtime, environment, spec, request)
+        finally:
+            self._busy.discard(environment)
+            # The next spare starts once this cold start is over, so as not to compete with it.
+            self._replenish(runtime, spec.network)
+        self._release(environment, spec)
+        return result
+
+    async def _initialize_and_invoke(self, runtime: Runtime, environment: Environment, spec: EnvironmentSpec,
+                                     request: InvokeRequest) -> InvokeResult:
+        init_log = [loglines.init_start(runtime.version_label, runtime.version_arn(spec.region))]
+        try:
+            init = await environment.initialize(spec, self.init_timeout_s)
+        except (SandboxFailure, OSError) as error:  # e.g. the code directory is gone
+            environment.kill()
+            log.error("could not initialise an environment for %s: %s", spec.function_name, error)
             return _sandbox_failure(request, str(error))
         init_log += init.log
         if init.ok:
             result = await environment.invoke(request, spec.timeout_s)
             result.init_duration_ms = init.duration_ms
             result.init_log = init_log
-            self._release(environment, spec)
             return result
         # Failed init: report it, reset, and run a suppressed init inside this invocation,
         # charged to its timeout (spec §3.1).
         init_log.append(loglines.init_report(init.duration_ms, "init", init.status, init.error_type))
-        loop = asyncio.get_running_loop()
-        started, started_wall = loop.time(), time.time()
+        started = time.monotonic()
         reinit = await environment.reinitialize(spec.timeout_s)
         init_log += reinit.log
         if reinit.ok:
             init_log.append(loglines.init_report(reinit.duration_ms, "invoke"))
-            result = await environment.invoke(request, spec.timeout_s, started, started_wall)
+            result = await environment.invoke(request, spec.timeout_s, started)
             result.init_log = init_log
-            self._release(environment, spec)
             return result
         init_log.append(loglines.init_report(reinit.duration_ms, "invoke", reinit.status, reinit.error_type))
         memory = environment.memory_mb()
-        environment.kill()
-        duration_ms = (loop.time() - started) * 1000
+        environment.kill()  # and the next invocation starts over
+        duration_ms = (time.monotonic() - started) * 1000
         if reinit.status == "timeout":
-            body = {"errorType": "Sandbox.Timedout", "errorMessage":
-                    f"RequestId: {request.request_id} Error: Task timed out after {spec.timeout_s:.2f} seconds"}
-            return InvokeResult(json.dumps(body).encode(), "Sandbox.Timedout", "timeout", duration_ms, memory,
-                                environment.log_stream, init_log=init_log,
-                                log=[loglines.timed_out(request.request_id, spec.timeout_s)])
+            payload = platform_error("Sandbox.Timedout", request.request_id,
+                                     f"Task timed out after {spec.timeout_s:.2f} seconds")
+            return InvokeResult(payload, "Sandbox.Timedout", "timeout", duration_ms, memory, environment.log_stream,
+                                init_log=init_log, log=[loglines.timed_out(request.request_id, spec.timeout_s)])
         payload, content_type = reinit.error_payload(request.request_id)
         return InvokeResult(payload, reinit.error_type, "error", duration_ms, memory, environment.log_stream,
                             init_log=init_log, content_type=content_type)
 
     # -- environments -------------------------------------------------------------------
 
-    async def _start_environment(self, runtime: Runtime, network: str) -> Environment:
+    async def _start_environment(self, runtime: Runtime, network: str, memory_mb: int | None = None) -> Environment:
         assert self.host is not None, "start() the pool first"
         environment = Environment(self.host, runtime, network)
         self._all.add(environment)
         try:
-            await environment.start()
+            await environment.start(memory_mb)
         finally:
             if environment.closed is not None:
                 environment.closed.add_done_callback(lambda _: self._all.discard(environment))
@@ -247,6 +274,15 @@ class EnvironmentPool:
         for environment in self._idle.pop(key, []):
             environment.kill()
 
+    async def _drain_busy(self) -> None:
+        """Collect the output of long-running inits and invocations as it comes, so that a
+        function's writes seldom wait on a full pipe."""
+        while True:
+            await asyncio.sleep(LOG_DRAIN_INTERVAL_S)
+            for environment in list(self._busy):
+                if environment.capture is not None:
+                    environment.capture.drain()
+
     async def _reap_idle(self, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
@@ -270,8 +306,8 @@ class EnvironmentPool:
 
 
 def _sandbox_failure(request: InvokeRequest, reason: str) -> InvokeResult:
-    body = {"errorType": "Sandbox.Failure", "errorMessage": f"RequestId: {request.request_id} Error: {reason}"}
-    return InvokeResult(json.dumps(body).encode(), "Sandbox.Failure", "failure", 0.0, 0, "")
+    return InvokeResult(platform_error("Sandbox.Failure", request.request_id, reason), "Sandbox.Failure", "failure",
+                        0.0, 0, "")
 
 
 def _process_runtime_dirs(work_dir: Path, nodejs_dir: Path) -> dict[str, Path]:

@@ -31,17 +31,21 @@ class EnvironmentSpec:
     memory_mb: int
     timeout_s: int
     ephemeral_storage_mb: int
-    code_dir: Path  # extracted function code, mounted read-only at /var/task
+    # Extracted function code, mounted read-only at /var/task. Like on Lambda, it must be
+    # readable by the unprivileged sandbox user: directories 0755, files 0644 (0755 to run).
+    code_dir: Path
     environment: Mapping[str, str] = field(default_factory=dict)  # the function's own variables
-    layer_dirs: tuple[Path, ...] = ()  # extracted layers in order, merged into /opt
+    layer_dirs: tuple[Path, ...] = ()  # extracted layers in order, merged into /opt (same permissions)
     architecture: str = "x86_64"
-    network: str = "host"  # "host" or "isolated"
+    network: str = "host"  # "host", or "isolated": only a loopback interface (lamina's API unreachable too)
     log_group: str = ""
     log_format: str = "Text"  # LoggingConfig.LogFormat
     application_log_level: str | None = None
     system_log_level: str | None = None
     initialization_type: str = "on-demand"
-    # Platform variables added to every environment: AWS_ENDPOINT_URL_*, credentials, ...
+    # Platform variables added to every environment: AWS_ENDPOINT_URL_* (lamina's services and
+    # the operator's own), credentials (AWS_ACCESS_KEY_ID, ...). Reserved names among them win
+    # over the function's variables; the others yield to them.
     platform_environment: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -66,16 +70,21 @@ class LogLine:
 @dataclass
 class InvokeResult:
     payload: bytes
-    # None on success; otherwise the errorType (e.g. "ValueError", "Runtime.ExitError",
-    # "Sandbox.Timedout"): the caller gets X-Amz-Function-Error: Unhandled and `payload`.
+    # None on success; otherwise the errorType as the caller sees it: the error body's
+    # `errorType` (e.g. "ValueError"), else the runtime's Lambda-Runtime-Function-Error-Type,
+    # else a platform type ("Runtime.ExitError", "Sandbox.Timedout", ...). The caller answers
+    # with X-Amz-Function-Error: Unhandled and `payload`.
     error_type: str | None
-    status: str  # "success" | "error" | "timeout" | "failure"
-    duration_ms: float
+    status: str  # "success" | "error" | "timeout" | "failure" (lamina could not run the function)
+    duration_ms: float  # measured by the worker; includes a suppressed init
     max_memory_used_mb: int
     log_stream: str  # the environment's stream: YYYY/MM/DD/[version]<environment id>
     init_duration_ms: float | None = None  # set on the first invoke after a normal init
-    init_log: list[LogLine] = field(default_factory=list)  # lines before START on a cold start
-    log: list[LogLine] = field(default_factory=list)  # the function's output during this invoke
+    # Lines before START on a cold start: INIT_START, the init's output, INIT_REPORT lines.
+    init_log: list[LogLine] = field(default_factory=list)
+    # The function's output during this invoke, one record per line (at most 1 MiB kept),
+    # and the platform's lines about it (the timeout line, "RequestId: ... Error: ...").
+    log: list[LogLine] = field(default_factory=list)
     content_type: str = "application/json"
 
     @property

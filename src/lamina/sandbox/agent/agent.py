@@ -1,36 +1,40 @@
 """The agent: lamina's init process inside one execution environment.
 
-It talks to the worker over one inherited stream socket (frames, see `wire`), serves the
-Runtime API over HTTP on 127.0.0.1 and over a private channel to lamina's Python runtime,
-runs the runtime process, captures its output, and reports how invocations and the runtime
-end. The worker owns time (deadlines, init budget) and kills the whole sandbox when it
-must; the agent only reports.
+It talks to the worker over one inherited stream socket (frames, see `wire`), attaches
+the function's mounts and drops privileges, starts the runtime process, serves the Runtime
+API over HTTP on 127.0.0.1, and reports how the runtime ends. The worker owns time
+(deadlines, init budget), reads the runtime's output itself (from a pipe it hands over),
+and kills the whole sandbox when it must.
 
-Lifecycle: HELLO -> SETUP (start the listener, maybe pre-start a Python runtime) -> READY
--> ASSIGN (attach the function's mounts, drop privileges, start or wake the runtime) ->
-INIT_DONE -> INVOKE/RESULT ... ; REINIT restarts the runtime for a suppressed init.
+lamina's Python runtime talks to the worker directly over a socket the worker also hands
+over; the agent only wakes a pre-started one (through a pipe) once the function's files are in
+place. HTTP runtimes (provided.*, Node.js) go through the agent's Runtime API.
+
+Lifecycle: HELLO -> SETUP (listener; maybe pre-start a Python runtime) -> READY -> ASSIGN
+(mounts, drop privileges, start or wake the runtime) -> INIT_DONE (HTTP runtimes) ->
+INVOKE/RESULT ... ; REINIT restarts the runtime for a suppressed init; EXITED whenever a
+runtime process ends.
 """
 
 from __future__ import annotations
 
-import base64
 import errno
 import json
 import os
 import signal
 import socket
-import traceback
-from typing import Any
+from typing import TYPE_CHECKING
 
-from . import peers, privileges, runtime_api, supervisor, wire
+from . import peers, privileges, runtime_api, seccomp, supervisor, wire
 from .http import HttpConnection, Request
-from .logbuffer import LogBuffer
 from .reactor import Reactor
 from .runtime_api import MAX_RESPONSE, Event, Reply, RuntimeApi
 
+if TYPE_CHECKING:  # the agent starts on every cold start: import only what runs
+    from typing import Any
+
 API = "/2018-06-01"
 _INVOCATION = API + "/runtime/invocation/"
-_MAX_DRAIN = 4 * 1024 * 1024  # bytes read from the log pipe in one drain, so a flood cannot stall us
 _NOT_FOUND = Reply(404, b"404 page not found\n")
 _NOT_ALLOWED = Reply(405, b"")
 
@@ -41,9 +45,8 @@ class Agent:
         self.reactor = Reactor()
         self.frames = wire.FrameReader()
         self.api = RuntimeApi(self)
-        self.logs = LogBuffer()
-        self.runtime: supervisor.RuntimeProcess | None = None
-        self.runtime_frames = wire.FrameReader()
+        self.runtime_pid = 0
+        self.generation = 0  # numbers the runtime processes, so the worker can ignore a stale EXITED
         self.connections: dict[int, HttpConnection] = {}
         self.in_pid_namespace = os.getpid() == 1
         self.privileged = False
@@ -54,15 +57,18 @@ class Agent:
         self.assignment: dict[str, Any] = {}
         self._received_fds: list[int] = []
         self._listener: socket.socket | None = None
+        self._go_pipe = -1  # write end of the pipe a pre-started runtime waits on for its function
 
     # -- start-up -----------------------------------------------------------------------
 
-    def setup(self, config: dict[str, Any]) -> None:
+    def setup(self, config: dict[str, Any], fds: list[int]) -> None:
         self.privileged = config["privileged"]
         self.check_peers = config["check_peers"]
         if self.privileged:
             self.uid, self.gid = config["uid"], config["gid"]
             privileges.protect_from_oom_killer()
+            privileges.forbid_privilege_gain()
+            seccomp.install()
         if not self.in_pid_namespace:
             privileges.become_subreaper()
         wake_read, wake_write = os.pipe()
@@ -83,8 +89,16 @@ class Agent:
 
         prestart = config.get("prestart")
         if prestart:
-            env = dict(prestart["env"], AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{self.port}", _LAMINA_PRESTARTED="1")
-            self._start_runtime(prestart["argv"], env, prestart["cwd"], with_channel=True)
+            channel_fd, log_fd = fds
+            go_read, self._go_pipe = os.pipe()
+            env = dict(prestart["env"], AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{self.port}")
+            self.generation = prestart["generation"]
+            try:
+                self._start_runtime(prestart["argv"], env, prestart["cwd"], log_fd,
+                                    {"_LAMINA_RUNTIME_FD": channel_fd, "_LAMINA_GO_FD": go_read})
+            finally:
+                for fd in (channel_fd, log_fd, go_read):
+                    os.close(fd)
         self.send(wire.READY, str(self.port).encode())
 
     # -- worker side --------------------------------------------------------------------
@@ -94,13 +108,10 @@ class Agent:
 
     def _on_control(self) -> None:
         try:
-            data, ancillary, _flags, _addr = self.control.recvmsg(1024 * 1024, socket.CMSG_SPACE(64))
+            data, ancillary, _flags, _addr = self.control.recvmsg(64 * 1024, socket.CMSG_SPACE(64))
         except BlockingIOError:
             return
-        for level, kind, payload in ancillary:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                count = len(payload) // 4
-                self._received_fds += list(memoryview(payload)[:count * 4].cast("i"))
+        self._received_fds += _fds_of(ancillary)
         if not data:
             os._exit(0)  # the worker is gone: so is this environment
         for kind, fields in self.frames.feed(data):
@@ -109,18 +120,17 @@ class Agent:
     def _on_frame(self, kind: int, fields: list[bytes]) -> None:
         if kind == wire.INVOKE:
             self.api.dispatch(Event(fields))
-        elif kind == wire.ASSIGN:
-            fds, self._received_fds = self._received_fds, []
-            self.assign(json.loads(fields[0]), fds)
-        elif kind == wire.REINIT:
-            self.reinit()
-        elif kind == wire.FLUSH:
-            self._drain_logs()
-            self.send(wire.LOGS, self.logs.take(end_of_phase=False))
+        elif kind in (wire.ASSIGN, wire.REINIT):
+            fds, self._received_fds = self._received_fds, []  # the fds sent along with this frame
+            if kind == wire.ASSIGN:
+                self.assign(json.loads(fields[0]), fds)
+            else:
+                self.reinit(json.loads(fields[0]), fds)
         else:
             raise ValueError(f"unexpected frame kind {kind}")
 
-    def assign(self, assignment: dict[str, Any], mount_fds: list[int]) -> None:
+    def assign(self, assignment: dict[str, Any], fds: list[int]) -> None:
+        mount_fds, runtime_fds = fds[:len(assignment["mounts"])], fds[len(assignment["mounts"]):]
         if self.privileged:
             for fd, target in zip(mount_fds, assignment["mounts"]):
                 privileges.move_mount(fd, target)
@@ -131,73 +141,68 @@ class Agent:
             privileges.drop_privileges(self.uid, self.gid)
         self.assignment = assignment
         assignment["env"]["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{self.port}"
-        runtime = self.runtime
-        if assignment["use_prestarted"] and runtime is not None and runtime.channel is not None:
+        go_pipe, self._go_pipe = self._go_pipe, -1
+        if runtime_fds:
+            self._stop_runtime()  # a pre-started runtime that cannot serve this function
+            self._launch(assignment["generation"], runtime_fds)
+        elif go_pipe >= 0 and self.runtime_pid:
             go = json.dumps({"env": assignment["env"], "cwd": assignment["cwd"]}).encode()
-            runtime.channel.sendall(wire.encode(wire.R_GO, go))
-        else:
-            self._stop_runtime()
-            self._launch()
+            try:
+                os.write(go_pipe, go)  # small: fits the pipe, never blocks
+            except OSError:
+                pass  # it died before being woken; reported as an exit when reaped
+        if go_pipe >= 0:
+            os.close(go_pipe)
 
-    def reinit(self) -> None:
-        """Reset: end every process of the runtime, then initialise again."""
+    def reinit(self, request: dict[str, Any], fds: list[int]) -> None:
+        """Reset: end every process of the runtime, then start it again."""
         self._stop_runtime()
         self.api.restart()
-        self._launch()
+        self._launch(request["generation"], fds)
 
-    def _launch(self) -> None:
+    def _launch(self, generation: int, fds: list[int]) -> None:
         assignment = self.assignment
-        argv = list(assignment["argv"])
-        candidates = assignment.get("bootstrap")
-        if candidates:
-            found = [path for path in candidates if os.path.lexists(path)]
-            if not found:
-                self._entrypoint_error("Couldn't find valid bootstrap(s): [" + " ".join(candidates) + "]")
-                return
-            argv = [found[0]]
+        self.generation = generation
+        named_fds = {"_LAMINA_RUNTIME_FD": fds[0]} if assignment["channel"] else {}
+        log_fd = fds[-1]
         try:
-            self._start_runtime(argv, assignment["env"], assignment["cwd"], with_channel=assignment["channel"])
-        except OSError as error:
-            self._entrypoint_error(supervisor.describe_exec_error(argv[0], error))
+            argv = list(assignment["argv"])
+            candidates = assignment.get("bootstrap")
+            if candidates:
+                found = [path for path in candidates if os.path.lexists(path)]
+                if not found:
+                    self._entrypoint_error("Couldn't find valid bootstrap(s): [" + " ".join(candidates) + "]")
+                    return
+                argv = [found[0]]
+            try:
+                self._start_runtime(argv, assignment["env"], assignment["cwd"], log_fd, named_fds)
+            except OSError as error:
+                self._entrypoint_error(supervisor.describe_exec_error(argv[0], error))
+        finally:
+            for fd in fds:
+                os.close(fd)
 
     def _entrypoint_error(self, message: str) -> None:
         self.api.fail_init()
-        self._drain_logs()
-        self.send(wire.INIT_DONE, wire.ENTRYPOINT, b"Runtime.InvalidEntrypoint", b"", message.encode(),
-                  self.logs.take(end_of_phase=True), b"0")
+        self.send(wire.INIT_DONE, wire.ENTRYPOINT, b"Runtime.InvalidEntrypoint", b"", message.encode())
 
     # -- the runtime process ------------------------------------------------------------
 
-    def _start_runtime(self, argv: list[str], env: dict[str, str], cwd: str, with_channel: bool) -> None:
+    def _start_runtime(self, argv: list[str], env: dict[str, str], cwd: str, log_fd: int,
+                       named_fds: dict[str, int]) -> None:
         user = self.uid if self.privileged and os.geteuid() == 0 else None
         group = self.gid if user is not None else None
-        runtime = supervisor.spawn(argv, env, cwd, with_channel=with_channel, user=user, group=group,
-                                   new_session=not self.in_pid_namespace)
-        self.runtime = runtime
-        self.reactor.set_reader(runtime.log_fd, self._on_runtime_output)
-        if runtime.channel is not None:
-            self.runtime_frames = wire.FrameReader()
-            self.reactor.set_reader(runtime.channel.fileno(), self._on_runtime_channel)
+        self.runtime_pid = supervisor.spawn(argv, env, cwd, log_fd=log_fd, named_fds=named_fds, user=user,
+                                            group=group, new_session=not self.in_pid_namespace)
 
     def _stop_runtime(self) -> None:
-        runtime = self.runtime
-        if runtime is None:
+        if not self.runtime_pid:
             return
         if self.in_pid_namespace:
             supervisor.kill_namespace()
         else:
-            supervisor.kill_group(runtime.pid)
-        self._drain_logs()
-        self._release(runtime)
-
-    def _release(self, runtime: supervisor.RuntimeProcess) -> None:
-        self.reactor.forget(runtime.log_fd)
-        os.close(runtime.log_fd)
-        if runtime.channel is not None:
-            self.reactor.forget(runtime.channel.fileno())
-            runtime.channel.close()
-        if self.runtime is runtime:
-            self.runtime = None
+            supervisor.kill_group(self.runtime_pid)
+        self.runtime_pid = 0
 
     def _on_sigchld(self, wake_fd: int) -> None:
         try:
@@ -212,116 +217,23 @@ class Agent:
                 return
             if pid == 0:
                 return
-            runtime = self.runtime
-            if runtime is not None and pid == runtime.pid:
-                self._on_runtime_exit(runtime, status)
-
-    def _on_runtime_exit(self, runtime: supervisor.RuntimeProcess, status: int) -> None:
-        self._drain_logs()
-        self._release(runtime)
-        if self.api.state == runtime_api.INIT_ERROR:
-            return  # reported with /init/error already; the worker resets or discards us
-        if self.api.state == runtime_api.RESPONSE_SENT:
-            self.api.finish_invocation()  # the response stands; the exit still resets the environment
-        self.send(wire.EXITED, supervisor.describe_exit(status).encode(), self.logs.take(end_of_phase=True))
-
-    def _on_runtime_output(self) -> None:
-        runtime = self.runtime
-        if runtime is None:
-            return
-        try:
-            data = os.read(runtime.log_fd, 256 * 1024)
-        except BlockingIOError:
-            return
-        if not data:
-            self.reactor.forget(runtime.log_fd)  # every writer closed it; the exit follows
-            return
-        self.logs.feed(data)
-
-    def _drain_logs(self) -> None:
-        runtime = self.runtime
-        if runtime is None:
-            return
-        drained = 0
-        while drained < _MAX_DRAIN:
-            try:
-                data = os.read(runtime.log_fd, 256 * 1024)
-            except (BlockingIOError, OSError):
-                return
-            if not data:
-                return
-            drained += len(data)
-            self.logs.feed(data)
-
-    # -- lamina's Python runtime: the private channel ----------------------------------
-
-    def _on_runtime_channel(self) -> None:
-        runtime = self.runtime
-        if runtime is None or runtime.channel is None:
-            return
-        try:
-            data = runtime.channel.recv(1024 * 1024)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self.reactor.forget(runtime.channel.fileno())  # the runtime exits or is broken
-            return
-        try:
-            frames = self.runtime_frames.feed(data)
-        except ValueError:
-            self._stop_runtime_after_protocol_error()
-            return
-        for kind, fields in frames:
-            self._on_runtime_frame(kind, fields)
-
-    def _on_runtime_frame(self, kind: int, fields: list[bytes]) -> None:
-        if kind == wire.R_NEXT:
-            self.api.next(self._deliver_to_channel)
-        elif kind == wire.R_RESPONSE:
-            self.api.respond(fields[0].decode(), fields[2], fields[1].decode())
-            self.api.next(self._deliver_to_channel)
-        elif kind == wire.R_ERROR:
-            self.api.error(fields[0].decode(), fields[2], fields[1].decode(), fields[3].decode() or None)
-            self.api.next(self._deliver_to_channel)
-        elif kind == wire.R_INIT_ERROR:
-            self.api.init_error(fields[1], fields[0].decode() or None)
-        else:
-            self._stop_runtime_after_protocol_error()
-
-    def _stop_runtime_after_protocol_error(self) -> None:
-        runtime = self.runtime
-        if runtime is not None:
-            os.kill(runtime.pid, signal.SIGKILL)  # reported as an exit when reaped
-
-    def _deliver_to_channel(self, event: Event) -> None:
-        runtime = self.runtime
-        if runtime is not None and runtime.channel is not None:
-            try:
-                runtime.channel.sendall(event.frame)
-            except OSError:
-                pass  # the runtime is going away; its exit is reported when reaped
+            if pid == self.runtime_pid:
+                self.runtime_pid = 0
+                if self.api.state == runtime_api.RESPONSE_SENT:
+                    self.api.finish_invocation()  # the response stands; the exit still resets the environment
+                self.send(wire.EXITED, str(self.generation).encode(), supervisor.describe_exit(status).encode())
 
     # -- RuntimeApi listener ------------------------------------------------------------
 
-    def _pid_field(self) -> bytes:
-        return str(self.runtime.pid if self.runtime else 0).encode()
-
     def on_init_done(self) -> None:
-        self._drain_logs()
-        self.send(wire.INIT_DONE, wire.OK, b"", b"", b"", self.logs.take(end_of_phase=True), self._pid_field())
+        self.send(wire.INIT_DONE, wire.OK, b"", b"", b"")
 
     def on_init_error(self, error_type: str, content_type: str, body: bytes) -> None:
-        self._drain_logs()
-        self.send(wire.INIT_DONE, wire.ERROR, error_type.encode(), content_type.encode(), body,
-                  self.logs.take(end_of_phase=True), self._pid_field())
+        self.send(wire.INIT_DONE, wire.ERROR, error_type.encode(), content_type.encode(), body)
 
     def on_invocation_done(self, request_id: str, outcome: bytes, error_type: str, content_type: str,
                            body: bytes) -> None:
-        self._drain_logs()
-        self.send(wire.RESULT, request_id.encode(), outcome, error_type.encode(), content_type.encode(), body,
-                  self.logs.take(end_of_phase=True))
+        self.send(wire.RESULT, request_id.encode(), outcome, error_type.encode(), content_type.encode(), body)
 
     # -- HTTP ---------------------------------------------------------------------------
 
@@ -380,6 +292,8 @@ class Agent:
             mode = request.headers.get("lambda-runtime-function-response-mode")
             stream_error = request.trailers.get("lambda-runtime-function-error-type")
             if mode == "streaming" and stream_error:
+                import base64
+
                 try:
                     error_body = base64.b64decode(request.trailers.get("lambda-runtime-function-error-body", ""))
                 except ValueError:
@@ -418,6 +332,15 @@ def _event_headers(event: Event) -> list[tuple[str, str]]:
     return headers
 
 
+def _fds_of(ancillary: list[tuple[int, int, bytes]]) -> list[int]:
+    fds: list[int] = []
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            count = len(payload) // 4
+            fds += list(memoryview(payload)[:count * 4].cast("i"))
+    return fds
+
+
 def _close_inherited_fds(keep: int) -> None:
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
@@ -439,8 +362,10 @@ def main() -> None:
         agent.send(wire.HELLO)
         reader = wire.FrameReader()
         frames: list[tuple[int, list[bytes]]] = []
+        fds: list[int] = []
         while not frames:
-            data = control.recv(65536)
+            data, ancillary, _flags, _addr = control.recvmsg(65536, socket.CMSG_SPACE(64))
+            fds += _fds_of(ancillary)
             if not data:
                 os._exit(0)
             frames = reader.feed(data)
@@ -448,11 +373,13 @@ def main() -> None:
         if kind != wire.SETUP:
             raise ValueError(f"expected SETUP, got frame kind {kind}")
         agent.frames = reader
-        agent.setup(json.loads(fields[0]))
+        agent.setup(json.loads(fields[0]), fds)
         for kind, fields in frames[1:]:
             agent._on_frame(kind, fields)
         agent.reactor.run()
     except BaseException:
+        import traceback
+
         try:
             agent.send(wire.FAULT, traceback.format_exc().encode())
         finally:

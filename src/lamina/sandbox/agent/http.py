@@ -9,7 +9,10 @@ and counted but not kept, so the connection stays usable and memory stays bounde
 from __future__ import annotations
 
 import socket
-from typing import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Callable
 
 MAX_HEAD = 64 * 1024
 _REASONS = {100: "Continue", 200: "OK", 202: "Accepted", 400: "Bad Request", 403: "Forbidden",

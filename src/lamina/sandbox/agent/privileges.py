@@ -44,15 +44,22 @@ def mount_tmpfs(target: str, size_mb: int) -> None:
         raise _fail(f"mount tmpfs on {target}")
 
 
-def drop_privileges(uid: int, gid: int) -> None:
-    """Become the sandbox user with no capabilities, no way back (no_new_privs, empty
-    bounding set) and not dumpable, so that the function cannot ptrace the agent."""
+def forbid_privilege_gain() -> None:
+    """Nothing the agent starts, now or later, can gain a privilege through exec: set
+    no_new_privs and empty the capability bounding set. The agent keeps the capabilities
+    it already has (it still needs them to attach mounts) until `drop_privileges`."""
     if _prctl(_PR_SET_NO_NEW_PRIVS, 1) != 0:
         raise _fail("prctl(PR_SET_NO_NEW_PRIVS)")
     with open("/proc/sys/kernel/cap_last_cap") as f:
         last_cap = int(f.read())
     for cap in range(last_cap + 1):
-        _prctl(_PR_CAPBSET_DROP, cap)  # fails only for caps already gone
+        if _prctl(_PR_CAPBSET_DROP, cap) != 0:
+            raise _fail(f"prctl(PR_CAPBSET_DROP, {cap})")
+
+
+def drop_privileges(uid: int, gid: int) -> None:
+    """Become the sandbox user for good, with no capabilities left, and not dumpable, so
+    that the function cannot ptrace the agent or read its memory."""
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)

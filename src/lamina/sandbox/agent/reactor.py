@@ -7,9 +7,12 @@ use asyncio; it only needs readiness callbacks for a handful of file descriptors
 from __future__ import annotations
 
 import selectors
-from typing import Callable
+from typing import TYPE_CHECKING
 
-Callback = Callable[[], None]
+if TYPE_CHECKING:
+    from typing import Callable
+
+    Callback = Callable[[], None]
 
 
 class Reactor:

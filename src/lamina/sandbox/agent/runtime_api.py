@@ -7,10 +7,18 @@ Both the HTTP server and the managed Python runtime's private channel call into 
 from __future__ import annotations
 
 import json
-import re
-from typing import Callable, NamedTuple, Protocol
+from typing import TYPE_CHECKING
 
 from . import wire
+
+if TYPE_CHECKING:
+    from typing import Callable, Protocol
+
+    class Listener(Protocol):
+        def on_init_done(self) -> None: ...
+        def on_init_error(self, error_type: str, content_type: str, body: bytes) -> None: ...
+        def on_invocation_done(self, request_id: str, outcome: bytes, error_type: str, content_type: str,
+                               body: bytes) -> None: ...
 
 MAX_RESPONSE = 6291556  # 6 MiB + 100 bytes
 
@@ -23,14 +31,16 @@ INVOCATION_ERROR = "InvocationErrorResponse"
 RESPONSE_SENT = "RuntimeResponseSentState"
 
 ERROR_CAUSE_TYPE = "application/vnd.aws.lambda.error.cause+json"
-_VALID_ERROR_TYPE = re.compile(r"(Runtime|Function)\.[A-Z][a-zA-Z]+")
 TOO_LARGE_BODY = (b'{"errorMessage":"Response payload size exceeded maximum allowed payload size '
                   b'(6291556 bytes).","errorType":"Function.ResponseSizeTooLarge"}')
 
 
-class Reply(NamedTuple):
-    status: int
-    body: bytes
+class Reply:
+    __slots__ = ("status", "body")
+
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status = status
+        self.body = body
 
 
 def _error_reply(status: int, error_type: str, message: str) -> Reply:
@@ -53,26 +63,23 @@ def _forbidden(current: str, target: str) -> Reply:
 class Event:
     """One invocation as handed to the runtime: the INVOKE frame's fields."""
 
-    __slots__ = ("fields", "request_id", "_frame")
+    __slots__ = ("fields", "request_id")
 
     def __init__(self, fields: list[bytes]) -> None:
         self.fields = fields
         self.request_id = fields[0].decode()
-        self._frame: bytes | None = None
-
-    @property
-    def frame(self) -> bytes:
-        """The R_EVENT frame for the private channel, built once even if re-delivered."""
-        if self._frame is None:
-            self._frame = wire.encode(wire.R_EVENT, *self.fields)
-        return self._frame
 
 
-class Listener(Protocol):
-    def on_init_done(self) -> None: ...
-    def on_init_error(self, error_type: str, content_type: str, body: bytes) -> None: ...
-    def on_invocation_done(self, request_id: str, outcome: bytes, error_type: str, content_type: str,
-                           body: bytes) -> None: ...
+def _is_valid_error_type(value: str) -> bool:
+    """Whether `value` contains `(Runtime|Function)\\.[A-Z][a-zA-Z]+` (without importing re)."""
+    for prefix in ("Runtime.", "Function."):
+        start = value.find(prefix)
+        while start >= 0:
+            rest = value[start + len(prefix):start + len(prefix) + 2]
+            if len(rest) == 2 and rest[0].isascii() and rest[0].isupper() and rest[1].isascii() and rest[1].isalpha():
+                return True
+            start = value.find(prefix, start + 1)
+    return False
 
 
 def error_type_of(header: str | None, body: bytes) -> str:
@@ -84,7 +91,7 @@ def error_type_of(header: str | None, body: bytes) -> str:
             return parsed["errorType"]
     except ValueError:
         pass
-    if header and _VALID_ERROR_TYPE.search(header):
+    if header and _is_valid_error_type(header):
         return header
     if header and header.startswith("Function."):
         return "Function.Unknown"

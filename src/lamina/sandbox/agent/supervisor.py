@@ -1,10 +1,9 @@
-"""Starting the runtime process, capturing its output, and describing how it ended."""
+"""Starting the runtime process and describing how it ended."""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 
 from . import privileges, wire
@@ -37,48 +36,27 @@ def describe_exec_error(path: str, error: OSError) -> str:
     return f"fork/exec {path}: {reason}"
 
 
-class RuntimeProcess:
-    """A runtime and what the agent holds of it: the read end of its stdout/stderr pipe
-    and, for lamina's Python runtime, the agent's end of the private channel."""
-
-    def __init__(self, pid: int, log_fd: int, channel: socket.socket | None) -> None:
-        self.pid = pid
-        self.log_fd = log_fd
-        self.channel = channel
-
-
-def spawn(argv: list[str], env: dict[str, str], cwd: str, *, with_channel: bool,
-          user: int | None = None, group: int | None = None, new_session: bool = False) -> RuntimeProcess:
-    """Start a runtime: stdin /dev/null, stdout and stderr into one pipe (so their lines
-    interleave as written). With `with_channel` the child gets its end of a socketpair,
-    named in `_LAMINA_RUNTIME_FD`, and the path of the frame codec in `_LAMINA_WIRE`. Raises OSError when the program cannot be executed."""
-    log_read, log_write = os.pipe()
-    ours = theirs = None
-    pass_fds: tuple[int, ...] = ()
-    if with_channel:
-        ours, theirs = socket.socketpair()
-        env = dict(env, _LAMINA_RUNTIME_FD=str(theirs.fileno()), _LAMINA_WIRE=os.path.abspath(wire.__file__))
-        pass_fds = (theirs.fileno(),)
-    try:
-        process = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=log_write, stderr=log_write, cwd=cwd, env=env,
-            close_fds=True, pass_fds=pass_fds, user=user, group=group,
-            extra_groups=[] if group is not None else None, start_new_session=new_session,
-            preexec_fn=privileges.die_with_parent)  # matters in process mode: no PID namespace ends with the agent
-    except BaseException:
-        os.close(log_read)
-        if ours is not None:
-            ours.close()
-        raise
-    finally:
-        os.close(log_write)
-        if theirs is not None:
-            theirs.close()
+def spawn(argv: list[str], env: dict[str, str], cwd: str, *, log_fd: int, named_fds: dict[str, int],
+          user: int | None = None, group: int | None = None, new_session: bool = False) -> int:
+    """Start a runtime; returns its pid. stdin is /dev/null; stdout and stderr both go to
+    `log_fd` (the write end of the pipe the worker reads, so their lines interleave as
+    written). `named_fds` are inherited and named in environment variables: lamina's Python
+    runtime gets its channel to the worker (`_LAMINA_RUNTIME_FD`, with the path of the
+    frame codec in `_LAMINA_WIRE`) and, when pre-started, the pipe its assignment will come
+    through (`_LAMINA_GO_FD`). Raises OSError when the program cannot be executed."""
+    env = dict(env, **{name: str(fd) for name, fd in named_fds.items()})
+    if "_LAMINA_RUNTIME_FD" in named_fds:
+        env["_LAMINA_WIRE"] = os.path.abspath(wire.__file__)
+    pass_fds = tuple(named_fds.values())
+    process = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd, cwd=cwd, env=env, close_fds=True,
+        pass_fds=pass_fds, user=user, group=group, extra_groups=[] if group is not None else None,
+        start_new_session=new_session,
+        preexec_fn=privileges.die_with_parent)  # matters in process mode: no PID namespace ends with the agent
     privileges.reset_oom_score(process.pid)
-    os.set_blocking(log_read, False)
     # The agent reaps children itself (it is PID 1); keep subprocess from waiting on it.
     process.returncode = 0
-    return RuntimeProcess(process.pid, log_read, ours)
+    return process.pid
 
 
 def kill_namespace() -> None:

@@ -1,4 +1,4 @@
-"""Frames spoken between lamina's worker, the agent and the managed Python runtime.
+"""Frames spoken between lamina's worker, the agent and lamina's Python runtime.
 
 Stdlib only: this file is imported by the worker (as `lamina.sandbox.agent.wire`), by the
 agent inside the sandbox, and loaded by path by the managed Python runtime.
@@ -15,31 +15,28 @@ import struct
 
 HEADER = struct.Struct("<IBB")
 MAX_FRAME = 16 * 1024 * 1024  # bigger than any payload (6 MB) + logs; a larger frame is a protocol error
-_LOG_RECORD = struct.Struct("<QI")  # timestamp in ms, length
 
-# worker -> agent
-SETUP = 1  # [json]
-ASSIGN = 2  # [json] + mount fds passed with SCM_RIGHTS
-REINIT = 3  # []  reset the runtime and initialise again (suppressed init)
+# worker -> agent (fds travel with SCM_RIGHTS on the same stream)
+SETUP = 1  # [json] + fds [runtime channel, log pipe write end] when a Python runtime is pre-started
+ASSIGN = 2  # [json] + fds [mounts..., then runtime channel and/or log pipe write end if a runtime is started]
+REINIT = 3  # [json] + fds [runtime channel and/or log pipe write end]: reset, start the runtime again
 INVOKE = 4  # [request_id, deadline_ms, arn, trace_id, client_context, cognito, content_type, tenant_id, payload]
-FLUSH = 5  # []  send buffered log lines now
 
 # agent -> worker
 HELLO = 20  # []  the agent is running; the worker can place it in its cgroup
 READY = 21  # [port]
-INIT_DONE = 22  # [outcome, error_type, content_type, body, logs, runtime_pid]
-RESULT = 23  # [request_id, outcome, error_type, content_type, payload, logs]
-LOGS = 24  # [logs]
-EXITED = 25  # [description, logs]  the runtime process exited
+INIT_DONE = 22  # [outcome, error_type, content_type, body]  (HTTP runtimes and platform errors)
+RESULT = 23  # [request_id, outcome, error_type, content_type, payload]  (HTTP runtimes)
+EXITED = 25  # [generation, description]  the runtime process of that generation exited
 FAULT = 26  # [message]  the agent itself failed
 
-# managed runtime <-> agent (the private fast path of lamina's Python runtime)
+# lamina's Python runtime <-> worker: the private fast path, no agent in between
 R_NEXT = 40  # []
 R_RESPONSE = 41  # [request_id, content_type, payload]  (implies the next R_NEXT)
 R_ERROR = 42  # [request_id, content_type, body, error_type]  (implies the next R_NEXT)
 R_INIT_ERROR = 43  # [error_type, body]
-R_EVENT = 50  # the INVOKE fields, forwarded as they came from the worker
-R_GO = 51  # [json]  assignment of a pre-started runtime to a function
+R_WAITING = 44  # []  a pre-started runtime has imported everything and waits for its function
+R_EVENT = 50  # the INVOKE fields
 
 # outcomes in INIT_DONE and RESULT
 OK = b"ok"
@@ -93,22 +90,3 @@ class FrameReader:
         if start:
             del buf[:start]
         return frames
-
-
-def encode_logs(records: list[tuple[int, bytes]]) -> bytes:
-    parts = []
-    for timestamp_ms, line in records:
-        parts.append(_LOG_RECORD.pack(timestamp_ms, len(line)))
-        parts.append(line)
-    return b"".join(parts)
-
-
-def decode_logs(blob: bytes) -> list[tuple[int, bytes]]:
-    records = []
-    offset = 0
-    while offset < len(blob):
-        timestamp_ms, length = _LOG_RECORD.unpack_from(blob, offset)
-        offset += _LOG_RECORD.size
-        records.append((timestamp_ms, blob[offset:offset + length]))
-        offset += length
-    return records

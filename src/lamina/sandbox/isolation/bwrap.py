@@ -11,6 +11,8 @@ unprivileged sandbox user before any function code runs.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 from pathlib import Path
 
@@ -71,3 +73,29 @@ def write_etc(etc_dir: Path, uid: int, gid: int) -> None:
     (etc_dir / "passwd").write_text(f"root:x:0:0:root:/root:/sbin/nologin\n"
                                     f"sbx_user1051:x:{uid}:{gid}::/tmp:/sbin/nologin\n")
     (etc_dir / "group").write_text(f"root:x:0:\nsbx_user1051:x:{gid}:\n")
+
+
+async def read_child_pid(fd: int, timeout_s: float) -> int | None:
+    """From --info-fd: the sandbox's init (the agent) as the host sees it; None if
+    bubblewrap gave up before starting it."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[bytes] = loop.create_future()
+    buffer = bytearray()
+
+    def readable() -> None:
+        try:
+            data = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        buffer.extend(data)
+        if (not data or b"}" in buffer) and not done.done():
+            done.set_result(bytes(buffer))
+
+    loop.add_reader(fd, readable)
+    try:
+        data = await asyncio.wait_for(done, timeout_s)
+    finally:
+        loop.remove_reader(fd)
+    if b"}" not in data:
+        return None
+    return int(json.loads(data[:data.index(b"}") + 1])["child-pid"])

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from importlib import metadata
@@ -32,7 +33,8 @@ def supported(installs: dict[str, RuntimeInstall]) -> dict[str, RuntimeInstall]:
     return result
 
 
-def sdk_entries() -> list[Path]:
+@functools.cache
+def sdk_entries() -> tuple[Path, ...]:
     """The top-level files and directories of the SDK distributions in site-packages
     (packages, single-module files and their .dist-info), to appear in /var/runtime."""
     entries: dict[str, Path] = {}
@@ -46,7 +48,7 @@ def sdk_entries() -> list[Path]:
             if top in ("..", "__pycache__") or top.endswith(".pth"):
                 continue
             entries.setdefault(top, Path(str(distribution.locate_file(top))))
-    return [path for path in entries.values() if path.exists()]
+    return tuple(path for path in entries.values() if path.exists())
 
 
 @dataclass(frozen=True)

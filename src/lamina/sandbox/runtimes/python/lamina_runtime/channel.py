@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import socket
 from typing import Any
@@ -26,6 +25,8 @@ class AgentChannel:
         self.wire = _load_wire(wire_path)
         self._reader = self.wire.FrameReader()
         self._frames: list = []
+        self._buffer = bytearray(64 * 1024)  # reused: a fresh large buffer per recv costs an mmap
+        self._view = memoryview(self._buffer)
 
     @classmethod
     def from_environment(cls) -> AgentChannel:
@@ -33,10 +34,10 @@ class AgentChannel:
 
     def _receive(self, expected: int) -> list[bytes]:
         while not self._frames:
-            data = self._sock.recv(256 * 1024)
-            if not data:
-                raise EOFError("the agent closed the runtime channel")
-            self._frames = self._reader.feed(data)
+            count = self._sock.recv_into(self._buffer)
+            if not count:
+                raise EOFError("lamina closed the runtime channel")
+            self._frames = self._reader.feed(self._view[:count])
         kind, fields = self._frames.pop(0)
         if kind != expected:
             raise ValueError(f"unexpected frame kind {kind} from the agent")
@@ -45,8 +46,8 @@ class AgentChannel:
     def _send(self, kind: int, *fields: bytes) -> None:
         self._sock.sendall(self.wire.encode(kind, *fields))
 
-    def wait_assignment(self) -> dict[str, Any]:
-        return json.loads(self._receive(self.wire.R_GO)[0])
+    def waiting(self) -> None:
+        self._send(self.wire.R_WAITING)
 
     def next(self) -> list[bytes]:
         self._send(self.wire.R_NEXT)

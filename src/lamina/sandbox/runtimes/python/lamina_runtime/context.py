@@ -46,17 +46,27 @@ class ClientContext:
 
 
 class LambdaContext:
+    # The function's own fields, read from the environment once at init (see `bind_environment`).
+    function_name: str | None = None
+    function_version: str | None = None
+    memory_limit_in_mb: str | None = None
+    log_group_name: str | None = None
+    log_stream_name: str | None = None
+
+    @classmethod
+    def bind_environment(cls) -> None:
+        environ = os.environ
+        cls.function_name = environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        cls.function_version = environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        cls.memory_limit_in_mb = environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        cls.log_group_name = environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        cls.log_stream_name = environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+
     def __init__(self, request_id: str, deadline_ms: int, invoked_function_arn: str,
                  client_context: str | None, cognito_identity: str | None,
                  tenant_id: str | None) -> None:
-        environ = os.environ
         self.aws_request_id = request_id
         self.invoked_function_arn = invoked_function_arn
-        self.function_name = environ.get("AWS_LAMBDA_FUNCTION_NAME")
-        self.function_version = environ.get("AWS_LAMBDA_FUNCTION_VERSION")
-        self.memory_limit_in_mb = environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-        self.log_group_name = environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
-        self.log_stream_name = environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
         self.identity = CognitoIdentity(json.loads(cognito_identity) if cognito_identity else None)
         self.client_context = ClientContext(json.loads(client_context)) if client_context else None
         self.tenant_id = tenant_id

@@ -18,10 +18,20 @@ from .handler import load_handler
 from .marshal import to_json
 
 
-def _adopt_assignment(channel: AgentChannel) -> None:
-    """A pre-started runtime: wait until the agent assigns it to a function, then take on
-    that function's environment and working directory before any user code runs."""
-    assignment = channel.wait_assignment()
+def _adopt_assignment(go_fd: int) -> None:
+    """A pre-started runtime: wait until the agent assigns it to a function (a JSON
+    document on a pipe, once the function's files are mounted), then take on that
+    function's environment and working directory before any user code runs."""
+    chunks = []
+    while True:
+        chunk = os.read(go_fd, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(go_fd)
+    if not chunks:
+        sys.exit(0)  # discarded before being assigned
+    assignment = json.loads(b"".join(chunks))
     os.environ.clear()
     os.environ.update(assignment["env"])
     os.chdir(assignment["cwd"])
@@ -59,11 +69,11 @@ def _serve(channel: AgentChannel, handler: Callable[[Any, Any], Any], fields: li
     raw_id, deadline, arn, trace_id, client_context, cognito, content_type, tenant, payload = fields
     request_id = raw_id.decode()
     logs.request_id = request_id
-    logs.tenant_id = tenant.decode() or None
+    logs.tenant_id = tenant.decode() if tenant else None
     if trace_id:
         os.environ["_X_AMZN_TRACE_ID"] = trace_id.decode()
-    else:
-        os.environ.pop("_X_AMZN_TRACE_ID", None)
+    elif "_X_AMZN_TRACE_ID" in os.environ:
+        del os.environ["_X_AMZN_TRACE_ID"]
     try:
         content_type_out, body = _run_handler(handler, request_id, deadline, arn, client_context, cognito,
                                               content_type, payload)
@@ -80,11 +90,12 @@ def _serve(channel: AgentChannel, handler: Callable[[Any, Any], Any], fields: li
 def _run_handler(handler: Callable[[Any, Any], Any], request_id: str, deadline: bytes, arn: bytes,
                  client_context: bytes, cognito: bytes, content_type: bytes, payload: bytes) -> tuple[bytes, bytes]:
     try:
-        context = LambdaContext(request_id, int(deadline), arn.decode(), client_context.decode() or None,
-                                cognito.decode() or None, logs.tenant_id)
+        context = LambdaContext(request_id, int(deadline), arn.decode(),
+                                client_context.decode() if client_context else None,
+                                cognito.decode() if cognito else None, logs.tenant_id)
     except ValueError as error:
         raise Fault("Runtime.LambdaContextUnmarshalError", f"Unable to parse context JSON: {error}") from None
-    if (content_type.decode() or "application/json") == "application/json":
+    if content_type in (b"application/json", b""):
         try:
             event = json.loads(payload)
         except ValueError as error:
@@ -102,11 +113,14 @@ def _run_handler(handler: Callable[[Any, Any], Any], request_id: str, deadline: 
 
 def main() -> None:
     channel = AgentChannel.from_environment()
-    if os.environ.pop("_LAMINA_PRESTARTED", None):
-        _adopt_assignment(channel)
+    go_fd = os.environ.pop("_LAMINA_GO_FD", None)
+    if go_fd is not None:
+        channel.waiting()
+        _adopt_assignment(int(go_fd))
     logs.unbuffered_stdio()
     logs.configure_logging()
     _set_sys_path()
+    LambdaContext.bind_environment()
     handler = _init(channel)
     fields = channel.next()
     while True:
