@@ -149,5 +149,7 @@ def serve(config: Config) -> None:
     lamina = Lamina(config)
     server = _Server(uvicorn.Config(
         lamina.app, host=config.host, port=config.port, loop="uvloop", http="httptools", lifespan="on",
-        access_log=False, log_level=config.log_level, timeout_graceful_shutdown=10))
+        access_log=False, log_level=config.log_level, timeout_graceful_shutdown=10,
+        # Longer than SDK clients keep idle connections, so a reused connection is not closed under them.
+        timeout_keep_alive=75))
     server.run()

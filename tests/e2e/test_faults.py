@@ -107,3 +107,21 @@ def test_hostile_functions_affect_only_themselves(client, lam, name, source):
     else:
         assert response.get("FunctionError") == "Unhandled" or body == "closed"
     assert invoke(client, "bystander")[1] == "fine"
+
+
+def test_tmp_holds_more_than_memory(client):
+    """/tmp is disk-backed like Lambda's: a 128 MB function can keep 300 MB there."""
+    source = ("import os\ndef handler(event, context):\n    with open('/tmp/big', 'wb') as f:\n"
+              "        for _ in range(300):\n            f.write(b'x' * (1 << 20))\n"
+              "    return os.path.getsize('/tmp/big') >> 20\n")
+    deploy(client, "bigtmp", source, MemorySize=128, Timeout=60)
+    response, body = invoke(client, "bigtmp")
+    assert "FunctionError" not in response, body
+    assert body == 300
+
+
+def test_ephemeral_storage_size_is_the_limit(client):
+    source = ("import shutil\ndef handler(event, context):\n    return shutil.disk_usage('/tmp').total >> 20\n")
+    deploy(client, "sized", source, EphemeralStorage={"Size": 1024})
+    total = invoke(client, "sized")[1]
+    assert abs(total - 1024) <= 1024 * 0.05

@@ -41,6 +41,8 @@ from .isolation.agent_command import AgentCommand
 from .logcapture import LogCapture
 from .outcomes import InitOutcome, exit_message, platform_error
 from .runtimes.catalog import Runtime
+from .scratch import DEFAULT_SIZE_MB as DEFAULT_SCRATCH_MB
+from .scratch import ScratchDisk
 from .spec import EnvironmentSpec, InvokeRequest, InvokeResult, LogLine
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,11 @@ class Host:
     agent: AgentCommand
     work_dir: Path  # <data_dir>/sandbox
     process_runtime_dirs: dict[str, Path] = field(default_factory=dict)  # process mode: family -> runtime dir
+    disk_backed_tmp: bool = False  # /tmp on a scratch disk (else a tmpfs counted against memory)
+
+    @property
+    def scratch_dir(self) -> Path:
+        return self.work_dir / "scratch"
 
     @property
     def etc_dir(self) -> Path:
@@ -106,6 +113,20 @@ class Environment:
         self._oom_kills = 0
         self.cgroup: EnvironmentCgroup | None = None
         self._dir: Path | None = None  # process mode: the environment's own directory
+        self._scratch: ScratchDisk | None = None  # the /tmp this environment will mount
+
+    async def _scratch_disk(self, size_mb: int) -> ScratchDisk:
+        """A scratch disk of `size_mb` for /tmp: the one made in advance if it fits."""
+        if self._scratch is not None and self._scratch.size_mb != size_mb:
+            self._scratch.close()
+            self._scratch = None
+        if self._scratch is None:
+            disk = await asyncio.to_thread(ScratchDisk.create, self.host.scratch_dir, size_mb)
+            if self.dead:  # killed meanwhile: nothing will mount it
+                disk.close()
+                raise SandboxFailure("the environment was stopped while its /tmp was being made")
+            self._scratch = disk
+        return self._scratch
 
     @property
     def direct(self) -> bool:
@@ -239,6 +260,9 @@ class Environment:
         for a waiting invocation, it gets that function's CPU share (`memory_mb`) at once;
         started as a spare in the background, the least share there is."""
         host = self.host
+        scratch = None
+        if host.bwrap and host.disk_backed_tmp:  # made while the sandbox starts, off the invoke path
+            scratch = asyncio.ensure_future(self._scratch_disk(DEFAULT_SCRATCH_MB))
         worker_end, agent_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         info_read = info_write = -1
         env = dict(host.agent.env, _LAMINA_CONTROL_FD=str(agent_end.fileno()))
@@ -276,8 +300,12 @@ class Environment:
                 sock=worker_end)
             self._control = transport  # type: ignore[assignment]
             await self._handshake(info_read)
+            if scratch is not None:
+                await scratch
         except BaseException:
             self.kill()
+            if scratch is not None and not scratch.done():
+                scratch.cancel()
             raise
         finally:
             if info_read >= 0:
@@ -347,6 +375,9 @@ class Environment:
                 if spec.layer_dirs:
                     fds.append(mounts.detached_layers(spec.layer_dirs))
                     targets.append("/opt")
+                if self.host.disk_backed_tmp:
+                    fds.append((await self._scratch_disk(spec.ephemeral_storage_mb)).take())
+                    targets.append("/tmp")
             if not use_prestarted:
                 fds += await self._new_runtime_link()
         except BaseException:
@@ -354,7 +385,8 @@ class Environment:
                 os.close(fd)
             raise
         assignment = {
-            "mounts": targets, "tmp_mb": spec.ephemeral_storage_mb if self.host.bwrap else None,
+            "mounts": targets,
+            "tmp_mb": spec.ephemeral_storage_mb if self.host.bwrap and not self.host.disk_backed_tmp else None,
             "env": env, "cwd": paths.task, "argv": self.runtime.command(spec, paths),
             "bootstrap": self.runtime.bootstrap_candidates(paths) or None, "channel": self.direct,
             "generation": self._runtime_generation,
@@ -540,6 +572,9 @@ class Environment:
             self._loop.call_later(0.02 * (attempt + 1), self._cleanup, attempt + 1)
             return
         self._drop_runtime_link()
+        if self._scratch is not None:
+            self._scratch.close()
+            self._scratch = None
         if self._fd_socket is not None:
             self._fd_socket.close()
             self._fd_socket = None

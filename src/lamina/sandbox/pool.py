@@ -21,7 +21,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..config import Config
-from . import loglines, precompile
+from . import loglines, precompile, scratch
 from .cgroups import CgroupTree, CgroupUnavailable
 from .environment import Environment, Host, SandboxFailure
 from .isolation import agent_command, bwrap, choose
@@ -96,6 +96,12 @@ class EnvironmentPool:
         shutil.rmtree(work_dir / "environments", ignore_errors=True)
         agent = agent_command.for_sandbox(bwrap.SYSTEM_DIRS) if isolation.mode == "bwrap" else agent_command.for_process()
         self.host = Host(isolation, self.sandbox_uid, self.sandbox_uid, cgroups, agent, work_dir)
+        if isolation.mode == "bwrap":
+            shutil.rmtree(self.host.scratch_dir, ignore_errors=True)
+            unsupported = await loop.run_in_executor(None, scratch.unsupported_reason, self.host.scratch_dir)
+            self.host.disk_backed_tmp = unsupported is None
+            if unsupported:
+                log.warning("/tmp will be a tmpfs that counts against each function's memory: %s", unsupported)
         bwrap.write_etc(self.host.etc_dir, self.sandbox_uid, self.sandbox_uid)
         if isolation.mode == "process":
             self.host.process_runtime_dirs = _process_runtime_dirs(work_dir, self._nodejs_dir)
