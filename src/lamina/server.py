@@ -35,6 +35,7 @@ from lamina.control.policies import PolicyService
 from lamina.control.versions import VersionService
 from lamina.credentials import SessionCredentials
 from lamina.invoke.limits import ConcurrencyLimiter
+from lamina.invoke.provisioned import ProvisionedConcurrency
 from lamina.invoke.service import InvokeService
 from lamina.invoke.specs import SpecBuilder
 from lamina.observability.log_store import LogStore
@@ -84,8 +85,10 @@ class Lamina:
         limiter = ConcurrencyLimiter(config.concurrency_limit, self.concurrency.reserved_total)
         self.concurrency.listeners.append(limiter.reservations_changed)
         self.functions.listeners.append(limiter.reservations_changed)
-        self.invoke = InvokeService(self.functions, self.pool, SpecBuilder(
-            self.code, self.sessions, platform_environment(config)), self.logs, limiter)
+        specs = SpecBuilder(self.code, self.sessions, platform_environment(config))
+        self.invoke = InvokeService(self.functions, self.pool, specs, self.logs, limiter)
+        self.provisioned = ProvisionedConcurrency(self.functions, self.concurrency, self.pool, specs)
+        self.invoke.provisioned = self.provisioned
         rest = RestJsonAdapter(load_service_model("lambda"), lambda_operations(
             self.functions, self.invoke, VersionService(self.functions), AliasService(self.functions), self.layers,
             PolicyService(self.functions), self.concurrency))
@@ -102,10 +105,15 @@ class Lamina:
         await self.functions.start()
         await self.logs.start()
         await self.pool.start()
+        for function in self.functions.functions.values():
+            if function.latest.live is not None:
+                self.invoke.prepare(function, function.latest.live)
+        await self.provisioned.start()
         log.info("lamina %s ready on %s:%d (data in %s; runtimes: %s)", __version__, self.config.host,
                  self.config.port, self.config.data_dir, ", ".join(self.functions.offered_runtimes))
 
     async def close(self) -> None:
+        await self.provisioned.close()
         await self.pool.close()
         await self.functions.close()
         await self.logs.close()

@@ -334,3 +334,19 @@ def test_wrong_json_type(lam):
                              json={"FunctionName": "x", "Role": ROLE, "Code": {}, "MemorySize": "lots"})
     assert response.status_code == 400
     assert response.headers["x-amzn-ErrorType"] == "InvalidRequestContentException"
+
+
+def test_no_content_responses_carry_no_body(lam):
+    """A 204 with a body would corrupt the next response on a kept-alive connection."""
+    client = lam.client()
+    create_python_function(client, "gone", wait=False)
+    import http.client
+    connection = http.client.HTTPConnection("127.0.0.1", lam.port)
+    connection.request("DELETE", "/2015-03-31/functions/gone")
+    response = connection.getresponse()
+    assert response.status in (200, 204)
+    response.read()
+    connection.request("GET", "/2015-03-31/functions")
+    followup = connection.getresponse()
+    assert followup.status == 200
+    assert followup.read() == b'{"Functions":[]}'

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -154,3 +156,61 @@ def test_account_limit_throttles_unreserved_functions(tmp_path):
         assert call(client, "shared")[1] == "done"
     finally:
         server.stop()
+
+
+PROVISIONED = ("import os\nINIT = os.environ['AWS_LAMBDA_INITIALIZATION_TYPE']\n"
+               "def handler(event, context):\n    import time\n    time.sleep(event.get('sleep', 0))\n"
+               "    return INIT\n")
+
+
+def wait_ready(client, name: str, qualifier: str) -> dict:
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        config = client.get_provisioned_concurrency_config(FunctionName=name, Qualifier=qualifier)
+        if config["Status"] != "IN_PROGRESS":
+            return config
+        time.sleep(0.2)
+    raise AssertionError("provisioned concurrency never became ready")
+
+
+def test_provisioned_concurrency_is_initialised_in_advance(client, lam):
+    create_python_function(client, "pc", zip_bytes=make_zip({"app.py": PROVISIONED}), Timeout=30)
+    client.publish_version(FunctionName="pc")
+    client.create_alias(FunctionName="pc", Name="live", FunctionVersion="1")
+    put = client.put_provisioned_concurrency_config(FunctionName="pc", Qualifier="live",
+                                                    ProvisionedConcurrentExecutions=2)
+    assert put["Status"] == "IN_PROGRESS"
+    config = wait_ready(client, "pc", "live")
+    assert config["Status"] == "READY"
+    assert config["AllocatedProvisionedConcurrentExecutions"] == 2
+    # Invocations within the allocation never cold-start: no Init Duration in REPORT.
+    for _ in range(3):
+        response = client.invoke(FunctionName="pc", Qualifier="live", LogType="Tail")
+        assert json.loads(response["Payload"].read()) == "provisioned-concurrency"
+        assert "Init Duration" not in base64.b64decode(response["LogResult"]).decode()
+    # Beyond the allocation, traffic spills over to on-demand environments.
+    with ThreadPoolExecutor(3) as pool:
+        kinds = Counter(pool.map(lambda _: json.loads(lam.client().invoke(
+            FunctionName="pc", Qualifier="live", Payload=json.dumps({"sleep": 1.5}))["Payload"].read()), range(3)))
+    assert kinds == Counter({"provisioned-concurrency": 2, "on-demand": 1})
+    # $LATEST has no provisioned concurrency.
+    assert call(client, "pc")[1] == "on-demand"
+    client.delete_provisioned_concurrency_config(FunctionName="pc", Qualifier="live")
+    assert call(client, "pc:live")[1] == "on-demand"
+
+
+def test_moving_an_alias_moves_its_provisioned_concurrency(client):
+    create_python_function(client, "pcmove", zip_bytes=make_zip({"app.py": PROVISIONED}))
+    client.publish_version(FunctionName="pcmove")
+    client.update_function_configuration(FunctionName="pcmove", MemorySize=256)
+    client.get_waiter("function_updated_v2").wait(FunctionName="pcmove", WaiterConfig={"Delay": 0.1})
+    client.publish_version(FunctionName="pcmove")
+    client.create_alias(FunctionName="pcmove", Name="live", FunctionVersion="1")
+    client.put_provisioned_concurrency_config(FunctionName="pcmove", Qualifier="live", ProvisionedConcurrentExecutions=1)
+    assert wait_ready(client, "pcmove", "live")["Status"] == "READY"
+    client.update_alias(FunctionName="pcmove", Name="live", FunctionVersion="2")
+    time.sleep(0.2)
+    assert wait_ready(client, "pcmove", "live")["Status"] == "READY"
+    response, body = call(client, "pcmove:live")
+    assert response["ExecutedVersion"] == "2" and body == "provisioned-concurrency"
+    assert call(client, "pcmove:1")[1] == "on-demand"

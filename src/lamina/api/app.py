@@ -104,9 +104,13 @@ class App:
             response = error_response(ServiceException("An internal error occurred in lamina."))
         headers = response.headers
         headers.append((b"x-amzn-requestid", request_id.encode()))
-        headers.append((b"content-length", str(len(response.body)).encode()))
+        body = response.body
+        if response.status in (204, 304):
+            body = b""  # these responses have no body; bytes sent anyway would corrupt the next response
+        else:
+            headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        await send({"type": "http.response.body", "body": response.body})
+        await send({"type": "http.response.body", "body": body})
 
     async def _handle(self, scope: dict, receive: Callable, request_id: str) -> Response:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import binascii
 import logging
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -30,8 +31,9 @@ from lamina.errors import (
     ResourceNotFoundException,
 )
 from lamina.invoke.limits import ConcurrencyLimiter
+from lamina.invoke.provisioned import ProvisionedConcurrency
 from lamina.invoke.report import invocation_log, log_tail
-from lamina.invoke.specs import SpecBuilder
+from lamina.invoke.specs import SpecBuilder, network_mode
 from lamina.observability.log_store import LogStore
 from lamina.sandbox.spec import EnvironmentSpec, InvokeRequest, InvokeResult
 
@@ -42,9 +44,13 @@ CLIENT_CONTEXT_LIMIT = 3_583
 
 
 class EnvironmentPool(Protocol):
+    runtimes: Mapping[str, object]
+
     async def invoke(self, spec: EnvironmentSpec, request: InvokeRequest) -> InvokeResult: ...
 
     async def retire(self, key: str) -> None: ...
+
+    async def prewarm(self, runtime_id: str, network: str = "host") -> None: ...
 
 
 @dataclass(frozen=True)
@@ -67,16 +73,29 @@ class InvokeService:
         self.pool = pool
         self.specs = specs
         self.logs = logs
-        self._retiring: set[asyncio.Task] = set()
+        self._retiring: set[asyncio.Task] = set()  # background work on the pool
+        # Set when provisioned concurrency is assembled (it needs this service's specs).
+        self.provisioned: ProvisionedConcurrency | None = None
         functions.listeners.append(self._deployment_changed)
 
     def _deployment_changed(self, function: Function, version_key: str) -> None:
-        """Environments never outlive the deployment they were started for."""
-        spec = self.specs.forget(function, version_key)
-        if spec is not None:
-            task = asyncio.get_running_loop().create_task(self.pool.retire(spec.key))
-            self._retiring.add(task)
-            task.add_done_callback(self._retiring.discard)
+        """Environments never outlive the deployment they were started for; and a function
+        about to be invoked should find a spare environment of its runtime ready."""
+        for spec in self.specs.forget(function, version_key):
+            self._background(self.pool.retire(spec.key))
+        version = function.versions.get(version_key)
+        if version is not None and version.live is not None:
+            self.prepare(function, version.live)
+
+    def prepare(self, function: Function, deployment: Deployment) -> None:
+        runtime = deployment.config.get("Runtime")
+        if runtime in self.pool.runtimes:
+            self._background(self.pool.prewarm(runtime, network_mode(function)))
+
+    def _background(self, work: Awaitable[None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
 
     # ------------------------------------------------------------ API
 
@@ -127,14 +146,19 @@ class InvokeService:
     async def run(self, function: Function, version_key: str, deployment: Deployment, payload: bytes,
                   request_id: str, *, invoked_arn: str | None = None, client_context: str | None = None
                   ) -> Invocation:
-        spec = self.specs.spec_for(function, version_key, deployment)
+        allocation = self.provisioned.take(function, version_key) if self.provisioned else None
+        spec = allocation.spec if allocation else self.specs.spec_for(function, version_key, deployment)
         request = InvokeRequest(request_id=request_id, payload=payload,
                                 invoked_function_arn=invoked_arn or function.arn, client_context=client_context)
-        slot = self.limiter.acquire(function)
         try:
-            result = await self.pool.invoke(spec, request)
+            slot = self.limiter.acquire(function)
+            try:
+                result = await self.pool.invoke(spec, request)
+            finally:
+                self.limiter.release(slot)
         finally:
-            self.limiter.release(slot)
+            if allocation:
+                self.provisioned.give_back(allocation)
         events = invocation_log(request_id, version_key, result, spec.memory_mb)
         self.logs.append(function.account_id, function.region, spec.log_group, result.log_stream, events)
         return Invocation(request_id, version_key, result.payload,

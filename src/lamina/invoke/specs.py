@@ -26,27 +26,33 @@ class SpecBuilder:
         self.code = code
         self.sessions = sessions
         self.platform_environment = dict(platform_environment)
-        self._cache: dict[tuple[tuple[str, str, str], str], EnvironmentSpec] = {}
+        self._cache: dict[tuple[tuple[str, str, str], str, bool], EnvironmentSpec] = {}
 
-    def spec_for(self, function: Function, version_key: str, deployment: Deployment) -> EnvironmentSpec:
-        cached = self._cache.get((function.key, version_key))
+    def spec_for(self, function: Function, version_key: str, deployment: Deployment,
+                 provisioned: bool = False) -> EnvironmentSpec:
+        """`provisioned` is for environments kept ready by provisioned concurrency: a
+        separate pool key, and AWS_LAMBDA_INITIALIZATION_TYPE says so."""
+        cached = self._cache.get((function.key, version_key, provisioned))
         if cached is not None and cached.key.endswith(deployment.revision_id) \
                 and cached.network == network_mode(function):
             return cached
-        spec = self._build(function, version_key, deployment)
-        self._cache[(function.key, version_key)] = spec
+        spec = self._build(function, version_key, deployment, provisioned)
+        self._cache[(function.key, version_key, provisioned)] = spec
         return spec
 
-    def forget(self, function: Function, version_key: str) -> EnvironmentSpec | None:
-        return self._cache.pop((function.key, version_key), None)
+    def forget(self, function: Function, version_key: str) -> list[EnvironmentSpec]:
+        return [spec for provisioned in (False, True)
+                if (spec := self._cache.pop((function.key, version_key, provisioned), None)) is not None]
 
-    def _build(self, function: Function, version_key: str, deployment: Deployment) -> EnvironmentSpec:
+    def _build(self, function: Function, version_key: str, deployment: Deployment,
+               provisioned: bool) -> EnvironmentSpec:
         config = deployment.config
         logging_config = config.get("LoggingConfig") or {}
         platform = dict(self.platform_environment)
         platform.update(self.sessions.issue(function.account_id))
         return EnvironmentSpec(
-            key=f"{function.arn}:{version_key}:{network_mode(function)}:{deployment.revision_id}",
+            key=(f"{function.arn}:{version_key}:{network_mode(function)}:"
+                 f"{'provisioned' if provisioned else 'on-demand'}:{deployment.revision_id}"),
             account_id=function.account_id,
             region=function.region,
             function_name=function.name,
@@ -66,4 +72,5 @@ class SpecBuilder:
             application_log_level=logging_config.get("ApplicationLogLevel"),
             system_log_level=logging_config.get("SystemLogLevel"),
             platform_environment=platform,
+            initialization_type="provisioned-concurrency" if provisioned else "on-demand",
         )

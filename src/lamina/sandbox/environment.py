@@ -96,6 +96,7 @@ class Environment:
         self.log_stream = ""
         self.last_used = time.monotonic()
         self.dead = False
+        self.pinned = False  # kept ready for provisioned concurrency: never reaped
         self.closed: asyncio.Future[None] | None = None
         self.capture: LogCapture | None = None  # the current runtime's output
         self._loop = asyncio.get_running_loop()

@@ -18,6 +18,7 @@ import logging
 import shutil
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import Config
@@ -34,6 +35,7 @@ from .spec import EnvironmentSpec, InvokeRequest, InvokeResult
 log = logging.getLogger(__name__)
 
 INIT_TIMEOUT_S = 10.0  # on-demand init budget (spec §3.1)
+PROVISIONED_INIT_TIMEOUT_S = 130.0  # provisioned concurrency: max(130 s, function timeout)
 LOG_DRAIN_INTERVAL_S = 0.1  # how often the output of running functions is collected
 
 
@@ -44,7 +46,7 @@ class UnsupportedRuntime(ValueError):
 class EnvironmentPool:
     def __init__(self, *, data_dir: Path, sandbox: str = "auto", sandbox_uid: int = 64000,
                  idle_environment_seconds: float = 600, runtimes: dict[str, RuntimeInstall] | None = None,
-                 spares_per_runtime: int = 1, nodejs_runtime_dir: Path | None = None,
+                 spares_per_runtime: int = 2, nodejs_runtime_dir: Path | None = None,
                  init_timeout_s: float = INIT_TIMEOUT_S) -> None:
         self.data_dir = Path(data_dir)
         self.sandbox_setting = sandbox
@@ -61,6 +63,10 @@ class EnvironmentPool:
         self._spare_tasks: dict[tuple[str, str], set[asyncio.Task[None]]] = defaultdict(set)
         self._generations: dict[str, int] = defaultdict(int)
         self._all: set[Environment] = set()
+        self._provisioned: dict[str, _Provisioned] = {}  # spec key -> what to keep ready
+        # Spares still starting, and those a cold start is already waiting for.
+        self._starting: dict[tuple[str, str], dict[Environment, asyncio.Task]] = defaultdict(dict)
+        self._claimed: set[Environment] = set()
         self._busy: set[Environment] = set()  # initialising or invoking: their output is drained periodically
         self._reaper: asyncio.Task[None] | None = None
         self._drainer: asyncio.Task[None] | None = None
@@ -167,9 +173,7 @@ class EnvironmentPool:
     async def _cold_invoke(self, spec: EnvironmentSpec, request: InvokeRequest) -> InvokeResult:
         runtime = self._runtime(spec.runtime)
         try:
-            environment = self._take_spare(runtime.id, spec.network)
-            if environment is None:
-                environment = await self._start_environment(runtime, spec.network, spec.memory_mb)
+            environment = await self._unassigned_environment(runtime, spec.network, spec.memory_mb)
         except (SandboxFailure, OSError) as error:
             log.error("could not start an environment for %s: %s", spec.function_name, error)
             return _sandbox_failure(request, str(error))
@@ -238,6 +242,26 @@ class EnvironmentPool:
                 self._all.discard(environment)
         return environment
 
+    async def _unassigned_environment(self, runtime: Runtime, network: str, memory_mb: int) -> Environment:
+        """A spare if one is ready; else a spare already starting, which is further along than
+        a new one would be (it gets this function's CPU weight from now on); else a new one."""
+        environment = self._take_spare(runtime.id, network)
+        if environment is not None:
+            return environment
+        for starting, task in self._starting[(runtime.id, network)].items():
+            if starting in self._claimed:
+                continue
+            self._claimed.add(starting)
+            if starting.cgroup is not None:
+                starting.cgroup.set_cpu(memory_mb)
+            try:
+                if await asyncio.shield(task) is starting and not starting.dead:
+                    return starting
+            finally:
+                self._claimed.discard(starting)
+            break
+        return await self._start_environment(runtime, network, memory_mb)
+
     def _take_spare(self, runtime_id: str, network: str) -> Environment | None:
         spares = self._spares.get((runtime_id, network))
         while spares:
@@ -257,16 +281,33 @@ class EnvironmentPool:
             self._spare_tasks[key].add(task)
             task.add_done_callback(self._spare_tasks[key].discard)
 
-    async def _start_spare(self, runtime: Runtime, network: str) -> None:
+    async def _start_spare(self, runtime: Runtime, network: str) -> Environment | None:
+        """Start a spare; a cold start that claimed it while it was starting takes it,
+        otherwise it joins the ready spares."""
+        assert self.host is not None, "start() the pool first"
+        key = (runtime.id, network)
+        environment = Environment(self.host, runtime, network)
+        task = asyncio.current_task()
+        assert task is not None
+        self._starting[key][environment] = task
+        self._all.add(environment)
         try:
-            environment = await self._start_environment(runtime, network)
+            await environment.start()
         except (SandboxFailure, OSError) as error:
             log.warning("could not start a spare environment for %s: %s", runtime.id, error)
-            return
+            return None
+        finally:
+            self._starting[key].pop(environment, None)
+            if environment.closed is not None:
+                environment.closed.add_done_callback(lambda _: self._all.discard(environment))
+            else:
+                self._all.discard(environment)
         if self._closing:
             environment.kill()
-        else:
-            self._spares[(runtime.id, network)].append(environment)
+            return None
+        if environment not in self._claimed:
+            self._spares[key].append(environment)
+        return environment
 
     async def prewarm(self, runtime_id: str, network: str = "host") -> None:
         """Have spares of a runtime ready (e.g. at server start for the runtimes in use)."""
@@ -277,8 +318,72 @@ class EnvironmentPool:
     async def retire(self, key: str) -> None:
         """The spec behind `key` is no longer current: no environment of it is reused."""
         self._generations[key] += 1
+        self._provisioned.pop(key, None)
         for environment in self._idle.pop(key, []):
             environment.kill()
+
+    # -- provisioned concurrency ----------------------------------------------------------
+
+    async def provision(self, spec: EnvironmentSpec, count: int) -> tuple[int, str | None]:
+        """Keep `count` environments of `spec` initialised and waiting (provisioned
+        concurrency): invocations of `spec.key` find them warm, the reaper leaves them, and
+        one that dies is replaced. Returns (how many are ready, why the others are not)."""
+        target = self._provisioned.setdefault(spec.key, _Provisioned(spec))
+        target.spec, target.count = spec, count
+        alive = [e for e in target.environments if not e.dead]
+        for extra in alive[count:]:
+            extra.pinned = False
+            if extra in self._idle.get(spec.key, []):
+                self._idle[spec.key].remove(extra)
+                extra.kill()
+        target.environments = alive[:count]
+        missing = count - len(target.environments)
+        outcomes = await asyncio.gather(*(self._provision_one(target) for _ in range(missing)))
+        failures = [reason for reason in outcomes if reason]
+        ready = sum(1 for e in target.environments if not e.dead)
+        return ready, (failures[0] if failures else None)
+
+    async def unprovision(self, key: str) -> None:
+        target = self._provisioned.pop(key, None)
+        if target is None:
+            return
+        for environment in target.environments:
+            environment.pinned = False
+        await self.retire(key)
+
+    async def _provision_one(self, target: _Provisioned) -> str | None:
+        spec = target.spec
+        runtime = self._runtime(spec.runtime)
+        try:
+            environment = await self._unassigned_environment(runtime, spec.network, spec.memory_mb)
+        except (SandboxFailure, OSError) as error:
+            return f"could not start an environment: {error}"
+        # Provisioned environments get the longer init budget Lambda gives them.
+        init = await environment.initialize(spec, max(PROVISIONED_INIT_TIMEOUT_S, min(spec.timeout_s, 900)))
+        self._replenish(runtime, spec.network)
+        if not init.ok:
+            environment.kill()
+            return f"{init.error_type}: the function's initialisation failed"
+        if self._provisioned.get(spec.key) is not target or self._closing:
+            environment.kill()
+            return None
+        environment.generation = self._generations[spec.key]
+        environment.pinned = True
+        target.environments.append(environment)
+        self._idle[spec.key].append(environment)
+        if environment.closed is not None:
+            environment.closed.add_done_callback(lambda _: self._replace_provisioned(target))
+        return None
+
+    def _replace_provisioned(self, target: _Provisioned) -> None:
+        """A provisioned environment died (timeout, crash): start another in its place."""
+        target.environments = [e for e in target.environments if not e.dead]
+        if self._closing or self._provisioned.get(target.spec.key) is not target:
+            return
+        if len(target.environments) < target.count:
+            task = asyncio.create_task(self._provision_one(target))
+            target.replacing.add(task)
+            task.add_done_callback(target.replacing.discard)
 
     async def _drain_busy(self) -> None:
         """Collect the output of long-running inits and invocations as it comes, so that a
@@ -297,6 +402,9 @@ class EnvironmentPool:
                 for key, environments in list(groups.items()):
                     keep = []
                     for environment in environments:
+                        if environment.pinned:
+                            keep.append(environment)
+                            continue
                         if environment.dead:
                             continue
                         if environment.last_used < horizon:
@@ -309,6 +417,14 @@ class EnvironmentPool:
         """How many environments are idle, spare and in total (for metrics and tests)."""
         return {"idle": sum(len(v) for v in self._idle.values()),
                 "spare": sum(len(v) for v in self._spares.values()), "total": len(self._all)}
+
+
+@dataclass
+class _Provisioned:
+    spec: EnvironmentSpec
+    count: int = 0
+    environments: list[Environment] = field(default_factory=list)
+    replacing: set[asyncio.Task] = field(default_factory=set)
 
 
 def _sandbox_failure(request: InvokeRequest, reason: str) -> InvokeResult:
