@@ -36,6 +36,12 @@ log = logging.getLogger("lamina.invoke")
 
 SYNC_PAYLOAD_LIMIT = 6_291_456
 CLIENT_CONTEXT_LIMIT = 3_583
+INVOKE_ASYNC_PAYLOAD_LIMIT = 262_144
+
+
+class AsyncAcceptor(Protocol):
+    async def accept(self, ctx: RequestContext, name: str, qualifier: str | None, payload: bytes,
+                     limit: int = ...) -> None: ...
 
 
 class EnvironmentPool(Protocol):
@@ -63,6 +69,8 @@ class InvokeService:
         self.specs = specs
         self.logs = logs
         self._retiring: set[asyncio.Task] = set()
+        # Set when asynchronous invocation is assembled (the dispatcher needs this service).
+        self.async_events: AsyncAcceptor | None = None
         functions.listeners.append(self._deployment_changed)
 
     def _deployment_changed(self, function: Function, version_key: str) -> None:
@@ -79,11 +87,14 @@ class InvokeService:
         invocation_type = params.get("InvocationType") or "RequestResponse"
         payload = params.get("Payload") or b""
         if invocation_type == "Event":
-            raise NotImplementedOperation("lamina does not implement asynchronous invocation (Event) yet.")
+            if self.async_events is None:
+                raise NotImplementedOperation("Asynchronous invocation is not enabled in this lamina.")
+            await self.async_events.accept(ctx, params["FunctionName"], params.get("Qualifier"), payload)
+            return {"StatusCode": 202}
         if len(payload) >= SYNC_PAYLOAD_LIMIT:
             raise RequestTooLargeException(
                 f"Request must be smaller than {SYNC_PAYLOAD_LIMIT} bytes for the InvokeFunction operation")
-        payload = _json_payload(payload)
+        payload = check_json_payload(payload)
         client_context = _client_context(params.get("ClientContext"))
         ref = parse_function_ref(ctx, params["FunctionName"], params.get("Qualifier"))
         function, version_key, deployment = self.resolve(ref)
@@ -99,6 +110,14 @@ class InvokeService:
         if params.get("LogType") == "Tail":
             result["LogResult"] = log_tail(outcome.log_events)
         return result
+
+    async def invoke_async(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """The deprecated InvokeAsync operation: an Event invocation with a smaller limit."""
+        if self.async_events is None:
+            raise NotImplementedOperation("Asynchronous invocation is not enabled in this lamina.")
+        await self.async_events.accept(ctx, params["FunctionName"], None, params.get("InvokeArgs") or b"",
+                                       limit=INVOKE_ASYNC_PAYLOAD_LIMIT)
+        return {"Status": 202}
 
     # ------------------------------------------------------------ in-process
 
@@ -124,7 +143,7 @@ class InvokeService:
                           "Unhandled" if result.error_type else None, result.error_type, events)
 
 
-def _json_payload(payload: bytes) -> bytes:
+def check_json_payload(payload: bytes) -> bytes:
     if not payload.strip():
         return b"{}"
     try:
