@@ -34,8 +34,12 @@ from lamina.control.packages import CodeCache
 from lamina.control.policies import PolicyService
 from lamina.control.versions import VersionService
 from lamina.credentials import SessionCredentials
+from lamina.invoke.limits import ConcurrencyLimiter
+from lamina.invoke.service import InvokeService
+from lamina.invoke.specs import SpecBuilder
 from lamina.observability.log_store import LogStore
 from lamina.observability.logs_service import LogsService
+from lamina.sandbox.pool import EnvironmentPool
 from lamina.sandbox.runtimes.detect import detect_runtimes
 from lamina.store.blobs import BlobStore
 from lamina.store.state import StateStore
@@ -76,8 +80,14 @@ class Lamina:
                                          self.layers)
         self.concurrency = ConcurrencyService(config, self.functions)
         self.logs = LogStore(self.store)
+        self.pool = EnvironmentPool.from_config(config, runtimes=self.runtimes)
+        limiter = ConcurrencyLimiter(config.concurrency_limit, self.concurrency.reserved_total)
+        self.concurrency.listeners.append(limiter.reservations_changed)
+        self.functions.listeners.append(limiter.reservations_changed)
+        self.invoke = InvokeService(self.functions, self.pool, SpecBuilder(
+            self.code, self.sessions, platform_environment(config)), self.logs, limiter)
         rest = RestJsonAdapter(load_service_model("lambda"), lambda_operations(
-            self.functions, VersionService(self.functions), AliasService(self.functions), self.layers,
+            self.functions, self.invoke, VersionService(self.functions), AliasService(self.functions), self.layers,
             PolicyService(self.functions), self.concurrency))
         json_services = {
             "Logs_20140328": JsonProtocolAdapter(load_service_model("logs"), logs_operations(LogsService(self.logs))),
@@ -91,10 +101,12 @@ class Lamina:
         await self.layers.start()
         await self.functions.start()
         await self.logs.start()
+        await self.pool.start()
         log.info("lamina %s ready on %s:%d (data in %s; runtimes: %s)", __version__, self.config.host,
                  self.config.port, self.config.data_dir, ", ".join(self.functions.offered_runtimes))
 
     async def close(self) -> None:
+        await self.pool.close()
         await self.functions.close()
         await self.logs.close()
         await self.store.close()
@@ -107,7 +119,16 @@ class Lamina:
         await self.store.wipe()
 
     def health(self) -> dict[str, Any]:
-        return {"status": "ok", "version": __version__, "runtimes": self.functions.offered_runtimes}
+        return {"status": "ok", "version": __version__, "runtimes": self.functions.offered_runtimes,
+                "sandbox": self.pool.mode}
+
+
+def platform_environment(config: Config) -> dict[str, str]:
+    """What every function's environment gets so SDK calls from inside reach the right
+    place: lamina itself for the services it serves, the operator's endpoints for the rest."""
+    host = "127.0.0.1" if config.host in ("0.0.0.0", "::", "") else config.host
+    own = f"http://{host}:{config.port}"
+    return {**config.aws_endpoints, "AWS_ENDPOINT_URL_LAMBDA": own, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": own}
 
 
 class _Server(uvicorn.Server):

@@ -10,12 +10,14 @@ from lamina.control.functions import FunctionService
 from lamina.control.layers import LayerService
 from lamina.control.policies import PolicyService
 from lamina.control.versions import VersionService
+from lamina.invoke.service import InvokeService
 
 
-def lambda_operations(functions: FunctionService, versions: VersionService, aliases: AliasService,
-                      layers: LayerService, policies: PolicyService,
+def lambda_operations(functions: FunctionService, invoke: InvokeService, versions: VersionService,
+                      aliases: AliasService, layers: LayerService, policies: PolicyService,
                       concurrency: ConcurrencyService) -> dict[str, OperationHandler]:
     return {
+        "Invoke": invoke.invoke,
         "CreateFunction": functions.create_function,
         "GetFunction": functions.get_function,
         "GetFunctionConfiguration": functions.get_function_configuration,

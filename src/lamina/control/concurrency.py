@@ -33,6 +33,8 @@ ConcurrencyListener = Callable[[Function], None]
 class ConcurrencyService:
     def __init__(self, config: Config, functions: FunctionService) -> None:
         self.limit = config.concurrency_limit
+        # AWS keeps 100 unreserved; an installation configured below that keeps all of it.
+        self.unreserved_minimum = min(UNRESERVED_MINIMUM, self.limit)
         self.functions = functions
         self.listeners: list[ConcurrencyListener] = []
 
@@ -69,10 +71,10 @@ class ConcurrencyService:
         async with self.functions.lock:
             function = self._function(ctx, params["FunctionName"])
             others = self.reserved_total(function.account_id, function.region, excluding=function)
-            if self.limit - others - reserved < UNRESERVED_MINIMUM:
+            if self.limit - others - reserved < self.unreserved_minimum:
                 raise InvalidParameterValueException(
                     "Specified ReservedConcurrentExecutions for function decreases account's "
-                    f"UnreservedConcurrentExecution below its minimum value of [{UNRESERVED_MINIMUM}].")
+                    f"UnreservedConcurrentExecution below its minimum value of [{self.unreserved_minimum}].")
             provisioned = sum(c.requested for c in function.provisioned.values())
             if reserved < provisioned:
                 raise InvalidParameterValueException(
@@ -146,10 +148,10 @@ class ConcurrencyService:
                     "Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution "
                     f"for function [{function.reserved_concurrency}].")
             if function.reserved_concurrency is None and \
-                    self.unreserved(function.account_id, function.region) - others - requested < UNRESERVED_MINIMUM:
+                    self.unreserved(function.account_id, function.region) - others - requested < self.unreserved_minimum:
                 raise InvalidParameterValueException(
                     "Requested Provisioned Concurrency would decrease account's UnreservedConcurrentExecution "
-                    f"below its minimum value of [{UNRESERVED_MINIMUM}].")
+                    f"below its minimum value of [{self.unreserved_minimum}].")
             config = ProvisionedConfig(requested, aws_timestamp())
             function.provisioned[qualifier] = config
             await self.functions.save(function)

@@ -17,7 +17,8 @@ from typing import Any, Protocol
 import orjson
 
 from lamina.context import RequestContext
-from lamina.control.arns import FunctionRef, function_arn, parse_function_ref
+from lamina.control.aliases import route
+from lamina.control.arns import LATEST, FunctionRef, function_arn, parse_function_ref
 from lamina.control.function_model import Deployment, Function
 from lamina.control.functions import FunctionService
 from lamina.errors import (
@@ -26,7 +27,9 @@ from lamina.errors import (
     NotImplementedOperation,
     RequestTooLargeException,
     ResourceConflictException,
+    ResourceNotFoundException,
 )
+from lamina.invoke.limits import ConcurrencyLimiter
 from lamina.invoke.report import invocation_log, log_tail
 from lamina.invoke.specs import SpecBuilder
 from lamina.observability.log_store import LogStore
@@ -63,8 +66,10 @@ class Invocation:
 
 
 class InvokeService:
-    def __init__(self, functions: FunctionService, pool: EnvironmentPool, specs: SpecBuilder, logs: LogStore) -> None:
+    def __init__(self, functions: FunctionService, pool: EnvironmentPool, specs: SpecBuilder, logs: LogStore,
+                 limiter: ConcurrencyLimiter) -> None:
         self.functions = functions
+        self.limiter = limiter
         self.pool = pool
         self.specs = specs
         self.logs = logs
@@ -122,8 +127,16 @@ class InvokeService:
     # ------------------------------------------------------------ in-process
 
     def resolve(self, ref: FunctionRef) -> tuple[Function, str, Deployment]:
-        """The version an invocation runs, and the deployment it runs with."""
-        function, version_key, version = self.functions.find_version(ref)
+        """The version an invocation runs (an alias routes each request by its weights), and
+        the deployment it runs with."""
+        function = self.functions.find(ref)
+        qualifier = ref.qualifier or LATEST
+        alias = function.aliases.get(qualifier)
+        version_key = route(alias) if alias else qualifier
+        version = function.versions.get(version_key)
+        if version is None:
+            raise ResourceNotFoundException(
+                f"Function not found: {function_arn(function.region, function.account_id, function.name, qualifier)}")
         if version.live is None or version.state != "Active":
             raise ResourceConflictException(
                 "The operation cannot be performed at this time. "
@@ -136,7 +149,11 @@ class InvokeService:
         spec = self.specs.spec_for(function, version_key, deployment)
         request = InvokeRequest(request_id=request_id, payload=payload,
                                 invoked_function_arn=invoked_arn or function.arn, client_context=client_context)
-        result = await self.pool.invoke(spec, request)
+        slot = self.limiter.acquire(function)
+        try:
+            result = await self.pool.invoke(spec, request)
+        finally:
+            self.limiter.release(slot)
         events = invocation_log(request_id, version_key, result, spec.memory_mb)
         self.logs.append(function.account_id, function.region, spec.log_group, result.log_stream, events)
         return Invocation(request_id, version_key, result.payload,

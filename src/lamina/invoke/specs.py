@@ -48,6 +48,7 @@ class SpecBuilder:
             timeout_s=config["Timeout"],
             ephemeral_storage_mb=config["EphemeralStorage"]["Size"],
             code_dir=self.code.path(deployment.code.blob),
+            layer_dirs=(self.code.layers_path(tuple(p.blob for p in deployment.layers)),) if deployment.layers else (),
             environment=dict((config.get("Environment") or {}).get("Variables") or {}),
             architecture=config["Architectures"][0],
             log_group=logging_config.get("LogGroup", f"/aws/lambda/{function.name}"),

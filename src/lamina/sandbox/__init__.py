@@ -3,3 +3,8 @@
 The agent (`sandbox/agent`) runs inside each environment; managed runtimes live in
 `sandbox/runtimes`.
 """
+
+from .pool import EnvironmentPool, UnsupportedRuntime
+from .spec import EnvironmentSpec, InvokeRequest, InvokeResult, LogLine
+
+__all__ = ["EnvironmentPool", "EnvironmentSpec", "InvokeRequest", "InvokeResult", "LogLine", "UnsupportedRuntime"]

@@ -54,6 +54,7 @@ class InvokeRequest:
     cognito_identity: str | None = None
     trace_id: str | None = None
     content_type: str = "application/json"
+    tenant_id: str | None = None  # X-Amz-Tenant-Id, passed to the runtime as Lambda-Runtime-Aws-Tenant-Id
 
 
 @dataclass(frozen=True)

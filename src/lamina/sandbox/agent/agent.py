@@ -1,0 +1,459 @@
+"""The agent: lamina's init process inside one execution environment.
+
+It talks to the worker over one inherited stream socket (frames, see `wire`), serves the
+Runtime API over HTTP on 127.0.0.1 and over a private channel to lamina's Python runtime,
+runs the runtime process, captures its output, and reports how invocations and the runtime
+end. The worker owns time (deadlines, init budget) and kills the whole sandbox when it
+must; the agent only reports.
+
+Lifecycle: HELLO -> SETUP (start the listener, maybe pre-start a Python runtime) -> READY
+-> ASSIGN (attach the function's mounts, drop privileges, start or wake the runtime) ->
+INIT_DONE -> INVOKE/RESULT ... ; REINIT restarts the runtime for a suppressed init.
+"""
+
+from __future__ import annotations
+
+import base64
+import errno
+import json
+import os
+import signal
+import socket
+import traceback
+from typing import Any
+
+from . import peers, privileges, runtime_api, supervisor, wire
+from .http import HttpConnection, Request
+from .logbuffer import LogBuffer
+from .reactor import Reactor
+from .runtime_api import MAX_RESPONSE, Event, Reply, RuntimeApi
+
+API = "/2018-06-01"
+_INVOCATION = API + "/runtime/invocation/"
+_MAX_DRAIN = 4 * 1024 * 1024  # bytes read from the log pipe in one drain, so a flood cannot stall us
+_NOT_FOUND = Reply(404, b"404 page not found\n")
+_NOT_ALLOWED = Reply(405, b"")
+
+
+class Agent:
+    def __init__(self, control: socket.socket) -> None:
+        self.control = control
+        self.reactor = Reactor()
+        self.frames = wire.FrameReader()
+        self.api = RuntimeApi(self)
+        self.logs = LogBuffer()
+        self.runtime: supervisor.RuntimeProcess | None = None
+        self.runtime_frames = wire.FrameReader()
+        self.connections: dict[int, HttpConnection] = {}
+        self.in_pid_namespace = os.getpid() == 1
+        self.privileged = False
+        self.check_peers = False
+        self.uid: int | None = None
+        self.gid: int | None = None
+        self.port = 0
+        self.assignment: dict[str, Any] = {}
+        self._received_fds: list[int] = []
+        self._listener: socket.socket | None = None
+
+    # -- start-up -----------------------------------------------------------------------
+
+    def setup(self, config: dict[str, Any]) -> None:
+        self.privileged = config["privileged"]
+        self.check_peers = config["check_peers"]
+        if self.privileged:
+            self.uid, self.gid = config["uid"], config["gid"]
+            privileges.protect_from_oom_killer()
+        if not self.in_pid_namespace:
+            privileges.become_subreaper()
+        wake_read, wake_write = os.pipe()
+        os.set_blocking(wake_read, False)
+        os.set_blocking(wake_write, False)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.set_wakeup_fd(wake_write)
+        self.reactor.set_reader(wake_read, lambda: self._on_sigchld(wake_read))
+
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        listener.setblocking(False)
+        self._listener = listener
+        self.port = listener.getsockname()[1]
+        self.reactor.set_reader(listener.fileno(), self._on_accept)
+        self.reactor.set_reader(self.control.fileno(), self._on_control)
+
+        prestart = config.get("prestart")
+        if prestart:
+            env = dict(prestart["env"], AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{self.port}", _LAMINA_PRESTARTED="1")
+            self._start_runtime(prestart["argv"], env, prestart["cwd"], with_channel=True)
+        self.send(wire.READY, str(self.port).encode())
+
+    # -- worker side --------------------------------------------------------------------
+
+    def send(self, kind: int, *fields: bytes) -> None:
+        self.control.sendall(wire.encode(kind, *fields))
+
+    def _on_control(self) -> None:
+        try:
+            data, ancillary, _flags, _addr = self.control.recvmsg(1024 * 1024, socket.CMSG_SPACE(64))
+        except BlockingIOError:
+            return
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                count = len(payload) // 4
+                self._received_fds += list(memoryview(payload)[:count * 4].cast("i"))
+        if not data:
+            os._exit(0)  # the worker is gone: so is this environment
+        for kind, fields in self.frames.feed(data):
+            self._on_frame(kind, fields)
+
+    def _on_frame(self, kind: int, fields: list[bytes]) -> None:
+        if kind == wire.INVOKE:
+            self.api.dispatch(Event(fields))
+        elif kind == wire.ASSIGN:
+            fds, self._received_fds = self._received_fds, []
+            self.assign(json.loads(fields[0]), fds)
+        elif kind == wire.REINIT:
+            self.reinit()
+        elif kind == wire.FLUSH:
+            self._drain_logs()
+            self.send(wire.LOGS, self.logs.take(end_of_phase=False))
+        else:
+            raise ValueError(f"unexpected frame kind {kind}")
+
+    def assign(self, assignment: dict[str, Any], mount_fds: list[int]) -> None:
+        if self.privileged:
+            for fd, target in zip(mount_fds, assignment["mounts"]):
+                privileges.move_mount(fd, target)
+                os.close(fd)
+            if assignment.get("tmp_mb"):
+                privileges.mount_tmpfs("/tmp", assignment["tmp_mb"])
+            assert self.uid is not None and self.gid is not None
+            privileges.drop_privileges(self.uid, self.gid)
+        self.assignment = assignment
+        assignment["env"]["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{self.port}"
+        runtime = self.runtime
+        if assignment["use_prestarted"] and runtime is not None and runtime.channel is not None:
+            go = json.dumps({"env": assignment["env"], "cwd": assignment["cwd"]}).encode()
+            runtime.channel.sendall(wire.encode(wire.R_GO, go))
+        else:
+            self._stop_runtime()
+            self._launch()
+
+    def reinit(self) -> None:
+        """Reset: end every process of the runtime, then initialise again."""
+        self._stop_runtime()
+        self.api.restart()
+        self._launch()
+
+    def _launch(self) -> None:
+        assignment = self.assignment
+        argv = list(assignment["argv"])
+        candidates = assignment.get("bootstrap")
+        if candidates:
+            found = [path for path in candidates if os.path.lexists(path)]
+            if not found:
+                self._entrypoint_error("Couldn't find valid bootstrap(s): [" + " ".join(candidates) + "]")
+                return
+            argv = [found[0]]
+        try:
+            self._start_runtime(argv, assignment["env"], assignment["cwd"], with_channel=assignment["channel"])
+        except OSError as error:
+            self._entrypoint_error(supervisor.describe_exec_error(argv[0], error))
+
+    def _entrypoint_error(self, message: str) -> None:
+        self.api.fail_init()
+        self._drain_logs()
+        self.send(wire.INIT_DONE, wire.ENTRYPOINT, b"Runtime.InvalidEntrypoint", b"", message.encode(),
+                  self.logs.take(end_of_phase=True), b"0")
+
+    # -- the runtime process ------------------------------------------------------------
+
+    def _start_runtime(self, argv: list[str], env: dict[str, str], cwd: str, with_channel: bool) -> None:
+        user = self.uid if self.privileged and os.geteuid() == 0 else None
+        group = self.gid if user is not None else None
+        runtime = supervisor.spawn(argv, env, cwd, with_channel=with_channel, user=user, group=group,
+                                   new_session=not self.in_pid_namespace)
+        self.runtime = runtime
+        self.reactor.set_reader(runtime.log_fd, self._on_runtime_output)
+        if runtime.channel is not None:
+            self.runtime_frames = wire.FrameReader()
+            self.reactor.set_reader(runtime.channel.fileno(), self._on_runtime_channel)
+
+    def _stop_runtime(self) -> None:
+        runtime = self.runtime
+        if runtime is None:
+            return
+        if self.in_pid_namespace:
+            supervisor.kill_namespace()
+        else:
+            supervisor.kill_group(runtime.pid)
+        self._drain_logs()
+        self._release(runtime)
+
+    def _release(self, runtime: supervisor.RuntimeProcess) -> None:
+        self.reactor.forget(runtime.log_fd)
+        os.close(runtime.log_fd)
+        if runtime.channel is not None:
+            self.reactor.forget(runtime.channel.fileno())
+            runtime.channel.close()
+        if self.runtime is runtime:
+            self.runtime = None
+
+    def _on_sigchld(self, wake_fd: int) -> None:
+        try:
+            while os.read(wake_fd, 512):
+                pass
+        except BlockingIOError:
+            pass
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            runtime = self.runtime
+            if runtime is not None and pid == runtime.pid:
+                self._on_runtime_exit(runtime, status)
+
+    def _on_runtime_exit(self, runtime: supervisor.RuntimeProcess, status: int) -> None:
+        self._drain_logs()
+        self._release(runtime)
+        if self.api.state == runtime_api.INIT_ERROR:
+            return  # reported with /init/error already; the worker resets or discards us
+        if self.api.state == runtime_api.RESPONSE_SENT:
+            self.api.finish_invocation()  # the response stands; the exit still resets the environment
+        self.send(wire.EXITED, supervisor.describe_exit(status).encode(), self.logs.take(end_of_phase=True))
+
+    def _on_runtime_output(self) -> None:
+        runtime = self.runtime
+        if runtime is None:
+            return
+        try:
+            data = os.read(runtime.log_fd, 256 * 1024)
+        except BlockingIOError:
+            return
+        if not data:
+            self.reactor.forget(runtime.log_fd)  # every writer closed it; the exit follows
+            return
+        self.logs.feed(data)
+
+    def _drain_logs(self) -> None:
+        runtime = self.runtime
+        if runtime is None:
+            return
+        drained = 0
+        while drained < _MAX_DRAIN:
+            try:
+                data = os.read(runtime.log_fd, 256 * 1024)
+            except (BlockingIOError, OSError):
+                return
+            if not data:
+                return
+            drained += len(data)
+            self.logs.feed(data)
+
+    # -- lamina's Python runtime: the private channel ----------------------------------
+
+    def _on_runtime_channel(self) -> None:
+        runtime = self.runtime
+        if runtime is None or runtime.channel is None:
+            return
+        try:
+            data = runtime.channel.recv(1024 * 1024)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.reactor.forget(runtime.channel.fileno())  # the runtime exits or is broken
+            return
+        try:
+            frames = self.runtime_frames.feed(data)
+        except ValueError:
+            self._stop_runtime_after_protocol_error()
+            return
+        for kind, fields in frames:
+            self._on_runtime_frame(kind, fields)
+
+    def _on_runtime_frame(self, kind: int, fields: list[bytes]) -> None:
+        if kind == wire.R_NEXT:
+            self.api.next(self._deliver_to_channel)
+        elif kind == wire.R_RESPONSE:
+            self.api.respond(fields[0].decode(), fields[2], fields[1].decode())
+            self.api.next(self._deliver_to_channel)
+        elif kind == wire.R_ERROR:
+            self.api.error(fields[0].decode(), fields[2], fields[1].decode(), fields[3].decode() or None)
+            self.api.next(self._deliver_to_channel)
+        elif kind == wire.R_INIT_ERROR:
+            self.api.init_error(fields[1], fields[0].decode() or None)
+        else:
+            self._stop_runtime_after_protocol_error()
+
+    def _stop_runtime_after_protocol_error(self) -> None:
+        runtime = self.runtime
+        if runtime is not None:
+            os.kill(runtime.pid, signal.SIGKILL)  # reported as an exit when reaped
+
+    def _deliver_to_channel(self, event: Event) -> None:
+        runtime = self.runtime
+        if runtime is not None and runtime.channel is not None:
+            try:
+                runtime.channel.sendall(event.frame)
+            except OSError:
+                pass  # the runtime is going away; its exit is reported when reaped
+
+    # -- RuntimeApi listener ------------------------------------------------------------
+
+    def _pid_field(self) -> bytes:
+        return str(self.runtime.pid if self.runtime else 0).encode()
+
+    def on_init_done(self) -> None:
+        self._drain_logs()
+        self.send(wire.INIT_DONE, wire.OK, b"", b"", b"", self.logs.take(end_of_phase=True), self._pid_field())
+
+    def on_init_error(self, error_type: str, content_type: str, body: bytes) -> None:
+        self._drain_logs()
+        self.send(wire.INIT_DONE, wire.ERROR, error_type.encode(), content_type.encode(), body,
+                  self.logs.take(end_of_phase=True), self._pid_field())
+
+    def on_invocation_done(self, request_id: str, outcome: bytes, error_type: str, content_type: str,
+                           body: bytes) -> None:
+        self._drain_logs()
+        self.send(wire.RESULT, request_id.encode(), outcome, error_type.encode(), content_type.encode(), body,
+                  self.logs.take(end_of_phase=True))
+
+    # -- HTTP ---------------------------------------------------------------------------
+
+    def _on_accept(self) -> None:
+        assert self._listener is not None
+        try:
+            sock, (_host, client_port) = self._listener.accept()
+        except BlockingIOError:
+            return
+        if self.check_peers and not peers.held_by_this_sandbox(client_port, self.port):
+            sock.close()
+            return
+        connection = HttpConnection(sock, self._on_request, self._on_closed, MAX_RESPONSE)
+        connection.want_write = lambda on: self.reactor.set_writer(
+            connection.fd, connection.on_writable if on else None)
+        self.connections[connection.fd] = connection
+        self.reactor.set_reader(connection.fd, connection.on_readable)
+
+    def _on_closed(self, connection: HttpConnection) -> None:
+        self.connections.pop(connection.fd, None)
+        self.reactor.forget(connection.fd)
+        if connection.waiter is not None:
+            self.api.forget(connection.waiter)
+        cut = connection.receiving_body
+        if cut is not None and cut.method == "POST" and cut.path.endswith("/response"):
+            self.api.truncated(cut.path[len(_INVOCATION):-len("/response")])
+
+    def _on_request(self, connection: HttpConnection, request: Request) -> None:
+        reply = self._route(connection, request)
+        if reply is not None:
+            headers = [("Content-Type", "application/json" if reply.status not in (404, 405) else "text/plain")]
+            connection.respond(reply.status, headers, reply.body)
+
+    def _route(self, connection: HttpConnection, request: Request) -> Reply | None:
+        path = request.path.split("?", 1)[0]
+        if path == _INVOCATION + "next":
+            if request.method != "GET":
+                return _NOT_ALLOWED
+
+            def deliver(event: Event) -> None:
+                connection.waiter = None
+                connection.respond(200, _event_headers(event), event.fields[8])
+
+            connection.waiter = deliver
+            return self.api.next(deliver)
+        if path.startswith(_INVOCATION) and path.count("/") == 5:
+            request_id, _, action = path[len(_INVOCATION):].partition("/")
+            if action not in ("response", "error"):
+                return _NOT_FOUND
+            if request.method != "POST":
+                return _NOT_ALLOWED
+            content_type = request.headers.get("content-type", "")
+            if action == "error":
+                return self.api.error(request_id, request.body, content_type,
+                                      request.headers.get("lambda-runtime-function-error-type"), request.too_large)
+            mode = request.headers.get("lambda-runtime-function-response-mode")
+            stream_error = request.trailers.get("lambda-runtime-function-error-type")
+            if mode == "streaming" and stream_error:
+                try:
+                    error_body = base64.b64decode(request.trailers.get("lambda-runtime-function-error-body", ""))
+                except ValueError:
+                    error_body = b""
+                return self.api.error(request_id, error_body, "application/json", stream_error)
+            return self.api.respond(request_id, request.body, content_type, request.too_large, mode)
+        if path == API + "/runtime/init/error":
+            if request.method != "POST":
+                return _NOT_ALLOWED
+            return self.api.init_error(request.body, request.headers.get("lambda-runtime-function-error-type"))
+        if path == API + "/ping":
+            return Reply(200, b"pong")
+        return _NOT_FOUND
+
+
+def _header_value(raw: bytes) -> str:
+    # Header values travel as raw bytes (UTF-8 JSON stays UTF-8); line breaks would split
+    # the header, and JSON does not need them.
+    return raw.replace(b"\r", b" ").replace(b"\n", b" ").decode("latin-1")
+
+
+def _event_headers(event: Event) -> list[tuple[str, str]]:
+    request_id, deadline_ms, arn, trace_id, client_context, cognito, content_type, tenant_id, _ = event.fields
+    headers = [("Content-Type", _header_value(content_type) or "application/json"),
+               ("Lambda-Runtime-Aws-Request-Id", _header_value(request_id)),
+               ("Lambda-Runtime-Deadline-Ms", _header_value(deadline_ms)),
+               ("Lambda-Runtime-Invoked-Function-Arn", _header_value(arn))]
+    if trace_id:
+        headers.append(("Lambda-Runtime-Trace-Id", _header_value(trace_id)))
+    if client_context:
+        headers.append(("Lambda-Runtime-Client-Context", _header_value(client_context)))
+    if cognito:
+        headers.append(("Lambda-Runtime-Cognito-Identity", _header_value(cognito)))
+    if tenant_id:
+        headers.append(("Lambda-Runtime-Aws-Tenant-Id", _header_value(tenant_id)))
+    return headers
+
+
+def _close_inherited_fds(keep: int) -> None:
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 and fd != keep:
+            try:
+                os.close(fd)
+            except OSError as error:
+                if error.errno != errno.EBADF:
+                    raise
+
+
+def main() -> None:
+    control_fd = int(os.environ.pop("_LAMINA_CONTROL_FD"))
+    _close_inherited_fds(control_fd)
+    control = socket.socket(fileno=control_fd)
+    control.setblocking(True)
+    agent = Agent(control)
+    try:
+        agent.send(wire.HELLO)
+        reader = wire.FrameReader()
+        frames: list[tuple[int, list[bytes]]] = []
+        while not frames:
+            data = control.recv(65536)
+            if not data:
+                os._exit(0)
+            frames = reader.feed(data)
+        kind, fields = frames[0]
+        if kind != wire.SETUP:
+            raise ValueError(f"expected SETUP, got frame kind {kind}")
+        agent.frames = reader
+        agent.setup(json.loads(fields[0]))
+        for kind, fields in frames[1:]:
+            agent._on_frame(kind, fields)
+        agent.reactor.run()
+    except BaseException:
+        try:
+            agent.send(wire.FAULT, traceback.format_exc().encode())
+        finally:
+            os._exit(70)

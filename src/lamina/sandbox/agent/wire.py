@@ -1,0 +1,114 @@
+"""Frames spoken between lamina's worker, the agent and the managed Python runtime.
+
+Stdlib only: this file is imported by the worker (as `lamina.sandbox.agent.wire`), by the
+agent inside the sandbox, and loaded by path by the managed Python runtime.
+
+A frame is a 6-byte header `<IBB` (body length, kind, number of fields), a table of
+`u32` field lengths, then the fields' bytes back to back. Fields are opaque bytes; each
+kind gives them a fixed meaning by position. Small and positional so that the hot path
+(INVOKE, EVENT, RESPONSE, RESULT) costs one `struct.pack` and one `join`.
+"""
+
+from __future__ import annotations
+
+import struct
+
+HEADER = struct.Struct("<IBB")
+MAX_FRAME = 16 * 1024 * 1024  # bigger than any payload (6 MB) + logs; a larger frame is a protocol error
+_LOG_RECORD = struct.Struct("<QI")  # timestamp in ms, length
+
+# worker -> agent
+SETUP = 1  # [json]
+ASSIGN = 2  # [json] + mount fds passed with SCM_RIGHTS
+REINIT = 3  # []  reset the runtime and initialise again (suppressed init)
+INVOKE = 4  # [request_id, deadline_ms, arn, trace_id, client_context, cognito, content_type, tenant_id, payload]
+FLUSH = 5  # []  send buffered log lines now
+
+# agent -> worker
+HELLO = 20  # []  the agent is running; the worker can place it in its cgroup
+READY = 21  # [port]
+INIT_DONE = 22  # [outcome, error_type, content_type, body, logs, runtime_pid]
+RESULT = 23  # [request_id, outcome, error_type, content_type, payload, logs]
+LOGS = 24  # [logs]
+EXITED = 25  # [description, logs]  the runtime process exited
+FAULT = 26  # [message]  the agent itself failed
+
+# managed runtime <-> agent (the private fast path of lamina's Python runtime)
+R_NEXT = 40  # []
+R_RESPONSE = 41  # [request_id, content_type, payload]  (implies the next R_NEXT)
+R_ERROR = 42  # [request_id, content_type, body, error_type]  (implies the next R_NEXT)
+R_INIT_ERROR = 43  # [error_type, body]
+R_EVENT = 50  # the INVOKE fields, forwarded as they came from the worker
+R_GO = 51  # [json]  assignment of a pre-started runtime to a function
+
+# outcomes in INIT_DONE and RESULT
+OK = b"ok"
+ERROR = b"error"  # the runtime posted /error (RESULT) or /init/error (INIT_DONE)
+TOO_LARGE = b"too_large"  # Function.ResponseSizeTooLarge
+ENTRYPOINT = b"entrypoint"  # Runtime.InvalidEntrypoint
+
+
+def encode(kind: int, *fields: bytes) -> bytes:
+    count = len(fields)
+    lengths = [len(f) for f in fields]
+    head = struct.pack(f"<IBB{count}I", 4 * count + sum(lengths), kind, count, *lengths)
+    return head + b"".join(fields)
+
+
+def decode_fields(body: bytes | memoryview, count: int) -> list[bytes]:
+    lengths = struct.unpack_from(f"<{count}I", body, 0)
+    fields = []
+    offset = 4 * count
+    for length in lengths:
+        fields.append(bytes(body[offset:offset + length]))
+        offset += length
+    if offset != len(body):
+        raise ValueError("frame fields do not add up to the frame length")
+    return fields
+
+
+class FrameReader:
+    """Incremental decoder: feed bytes, get complete frames as (kind, fields)."""
+
+    __slots__ = ("_buf",)
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[tuple[int, list[bytes]]]:
+        buf = self._buf
+        buf += data
+        frames = []
+        start = 0
+        with memoryview(buf) as view:
+            while len(buf) - start >= HEADER.size:
+                length, kind, count = HEADER.unpack_from(buf, start)
+                if length > MAX_FRAME:
+                    raise ValueError(f"frame of {length} bytes exceeds the limit")
+                end = start + HEADER.size + length
+                if len(buf) < end:
+                    break
+                frames.append((kind, decode_fields(view[start + HEADER.size:end], count)))
+                start = end
+        if start:
+            del buf[:start]
+        return frames
+
+
+def encode_logs(records: list[tuple[int, bytes]]) -> bytes:
+    parts = []
+    for timestamp_ms, line in records:
+        parts.append(_LOG_RECORD.pack(timestamp_ms, len(line)))
+        parts.append(line)
+    return b"".join(parts)
+
+
+def decode_logs(blob: bytes) -> list[tuple[int, bytes]]:
+    records = []
+    offset = 0
+    while offset < len(blob):
+        timestamp_ms, length = _LOG_RECORD.unpack_from(blob, offset)
+        offset += _LOG_RECORD.size
+        records.append((timestamp_ms, blob[offset:offset + length]))
+        offset += length
+    return records

@@ -1,0 +1,113 @@
+"""The runtime loop: take the function's environment, import the handler (init), then
+serve events one at a time until the sandbox ends."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+from typing import Any, Callable
+
+from . import logs
+from .channel import AgentChannel
+from .context import LambdaContext
+from .errors import Fault, from_exception, log_error
+from .handler import load_handler
+from .marshal import to_json
+
+
+def _adopt_assignment(channel: AgentChannel) -> None:
+    """A pre-started runtime: wait until the agent assigns it to a function, then take on
+    that function's environment and working directory before any user code runs."""
+    assignment = channel.wait_assignment()
+    os.environ.clear()
+    os.environ.update(assignment["env"])
+    os.chdir(assignment["cwd"])
+    time.tzset()
+
+
+def _set_sys_path() -> None:
+    """sys.path starts as on Lambda: /var/task, the layers' python dirs, the runtime's
+    site-packages, /var/runtime, then the interpreter's standard library."""
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    task = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
+    opt = os.environ.pop("_LAMINA_OPT_DIR", "/opt")
+    head = [task, f"{opt}/python/lib/{version}/site-packages", f"{opt}/python",
+            f"{sys.prefix}/lib/{version}/site-packages", os.environ.get("LAMBDA_RUNTIME_DIR", "/var/runtime")]
+    rest = [entry for entry in sys.path[1:] if entry not in head]
+    sys.path[:] = head + rest
+    sys.path_importer_cache.clear()
+    importlib.invalidate_caches()
+
+
+def _init(channel: AgentChannel) -> Callable[[Any, Any], Any]:
+    try:
+        return load_handler(os.environ.get("_HANDLER", ""))
+    except Fault as fault:
+        error = fault.payload()
+    except Exception as exc:
+        error = from_exception(exc, exc.__traceback__)
+    log_error(error, logs.json_format())
+    channel.init_error(error["errorType"], to_json(error).encode())
+    sys.exit(1)
+
+
+def _serve(channel: AgentChannel, handler: Callable[[Any, Any], Any], fields: list[bytes]) -> list[bytes]:
+    """Handle one event; returns the next one."""
+    raw_id, deadline, arn, trace_id, client_context, cognito, content_type, tenant, payload = fields
+    request_id = raw_id.decode()
+    logs.request_id = request_id
+    logs.tenant_id = tenant.decode() or None
+    if trace_id:
+        os.environ["_X_AMZN_TRACE_ID"] = trace_id.decode()
+    else:
+        os.environ.pop("_X_AMZN_TRACE_ID", None)
+    try:
+        content_type_out, body = _run_handler(handler, request_id, deadline, arn, client_context, cognito,
+                                              content_type, payload)
+    except Fault as fault:
+        error = fault.payload(request_id)
+    except Exception as exc:
+        error = from_exception(exc, exc.__traceback__, request_id)
+    else:
+        return channel.respond_then_next(raw_id, content_type_out, body)
+    log_error(error, logs.json_format())
+    return channel.error_then_next(raw_id, to_json(error).encode())
+
+
+def _run_handler(handler: Callable[[Any, Any], Any], request_id: str, deadline: bytes, arn: bytes,
+                 client_context: bytes, cognito: bytes, content_type: bytes, payload: bytes) -> tuple[bytes, bytes]:
+    try:
+        context = LambdaContext(request_id, int(deadline), arn.decode(), client_context.decode() or None,
+                                cognito.decode() or None, logs.tenant_id)
+    except ValueError as error:
+        raise Fault("Runtime.LambdaContextUnmarshalError", f"Unable to parse context JSON: {error}") from None
+    if (content_type.decode() or "application/json") == "application/json":
+        try:
+            event = json.loads(payload)
+        except ValueError as error:
+            raise Fault("Runtime.UnmarshalError", f"Unable to unmarshal input: {error}") from None
+    else:
+        event = payload
+    result = handler(event, context)
+    if isinstance(result, bytes):
+        return b"application/unknown", result
+    try:
+        return b"application/json", to_json(result).encode()
+    except (TypeError, ValueError) as error:
+        raise Fault("Runtime.MarshalError", f"Unable to marshal response: {error}") from None
+
+
+def main() -> None:
+    channel = AgentChannel.from_environment()
+    if os.environ.pop("_LAMINA_PRESTARTED", None):
+        _adopt_assignment(channel)
+    logs.unbuffered_stdio()
+    logs.configure_logging()
+    _set_sys_path()
+    handler = _init(channel)
+    fields = channel.next()
+    while True:
+        fields = _serve(channel, handler, fields)
