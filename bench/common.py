@@ -122,9 +122,11 @@ async def _client_loop(port: int, request: bytes, deadline: float, counts: list[
     writer.close()
 
 
-def throughput(port: int, path: str, body: bytes, clients: int, seconds: float) -> dict[str, float]:
+def throughput(port: int, path: str, body: bytes, clients: int, seconds: float,
+               headers: dict[str, str] | None = None) -> dict[str, float]:
     """Completed requests per second with `clients` connections each sending back to back."""
-    request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+    request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n{extra}"
                f"Content-Length: {len(body)}\r\n\r\n").encode() + body
     counts = [0] * clients
 

@@ -13,6 +13,7 @@ import logging
 import sqlite3
 import time
 import uuid
+from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -56,6 +57,11 @@ class AsyncDispatcher:
         self._slots = asyncio.Semaphore(WORKERS)
         self._scheduler: asyncio.Task | None = None
         self._running: set[asyncio.Task] = set()
+        # Throttled events wait for a slot of their function (or of their account's unreserved
+        # pool) to free up; the back-off time is only the fallback.
+        self._throttled: dict[tuple[str, str, str], deque[AsyncEvent]] = defaultdict(deque)
+        self._throttled_in_account: dict[tuple[str, str], deque[AsyncEvent]] = defaultdict(deque)
+        invoke.limiter.on_release.append(self._capacity_freed)
 
     async def start(self) -> None:
         await self.queue.load()
@@ -148,7 +154,7 @@ class AsyncDispatcher:
             outcome = await self.invoke.run(function, version_key, deployment, payload, event.request_id,
                                             invoked_arn=self._qualified_arn(ref))
         except TooManyRequestsException as e:
-            await self._back_off(event, e.message)
+            await self._back_off(event, e.message, throttle_reason=e.fields.get("Reason"))
             return
         event.attempts += 1
         response = _response(outcome)
@@ -162,13 +168,27 @@ class AsyncDispatcher:
         else:
             await self._fail(event, function, deployment.config, "RetriesExhausted", response)
 
-    async def _back_off(self, event: AsyncEvent, reason: str) -> None:
+    async def _back_off(self, event: AsyncEvent, reason: str, throttle_reason: str | None = None) -> None:
         """Throttles and system errors: retried with exponential back-off, without using up
-        retry attempts, until the event is too old."""
+        retry attempts, until the event is too old. A throttled event also runs as soon as a
+        slot frees up."""
         event.throttles += 1
         delay = min(MAX_THROTTLE_BACKOFF_SECONDS, 2 ** (event.throttles - 1))
         await self.queue.retry_later(event, time.time() + delay, reason)
+        if throttle_reason == "ReservedFunctionConcurrentInvocationLimitExceeded":
+            self._throttled[(event.account_id, event.region, event.function)].append(event)
+        elif throttle_reason is not None:
+            self._throttled_in_account[(event.account_id, event.region)].append(event)
         self._wake.set()
+
+    def _capacity_freed(self, function: tuple[str, str, str], account: tuple[str, str] | None) -> None:
+        for waiting in (self._throttled.get(function), self._throttled_in_account.get(account) if account else None):
+            while waiting:
+                event = waiting.popleft()
+                if event.id in self.queue.events and event.id not in self.queue.in_flight:
+                    self.queue.run_now(event)
+                    self._wake.set()
+                    return
 
     @staticmethod
     def _qualified_arn(ref: FunctionRef) -> str:

@@ -138,6 +138,12 @@ class AsyncQueue:
         self.in_flight.discard(event.id)
         heapq.heappush(self._due, (at, event.id))
 
+    def run_now(self, event: AsyncEvent) -> None:
+        """Make a waiting event due at once (in memory; its stored time stays as a fallback)."""
+        if event.id in self.events and event.id not in self.in_flight:
+            event.next_attempt = time.time()
+            heapq.heappush(self._due, (event.next_attempt, event.id))
+
     async def finish(self, event: AsyncEvent, also: Iterable = ()) -> None:
         """Remove the event, together with the writes that record what became of it
         (outbox rows, history) in the same transaction."""
