@@ -23,6 +23,12 @@ def _logs(args: argparse.Namespace) -> None:
                         since_seconds=args.since)
 
 
+def _async(args: argparse.Namespace) -> None:
+    from lamina.async_cli import print_async_status
+
+    print_async_status(args.function, endpoint_url=args.endpoint_url, region=args.region, as_json=args.json)
+
+
 def _settings(_: argparse.Namespace) -> None:
     print("| setting | environment variable | default | meaning |")
     print("|---|---|---|---|")
@@ -50,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--endpoint-url", help="lamina's URL (default http://$LAMINA_HOST:$LAMINA_PORT)")
     logs.add_argument("--region", help="region (default $AWS_DEFAULT_REGION or lamina's default region)")
     logs.set_defaults(func=_logs)
+
+    queue = commands.add_parser("async", help="asynchronous events: queued, in flight, retrying, failed")
+    queue.add_argument("--function", help="only this function")
+    queue.add_argument("--json", action="store_true", help="print the raw status document")
+    queue.add_argument("--endpoint-url", help="lamina's URL (default http://$LAMINA_HOST:$LAMINA_PORT)")
+    queue.add_argument("--region", help="region (default $AWS_DEFAULT_REGION or lamina's default region)")
+    queue.set_defaults(func=_async)
 
     settings = commands.add_parser("settings", help="print every setting as a table")
     settings.set_defaults(func=_settings)

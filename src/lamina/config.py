@@ -47,6 +47,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("dev", False, bool, "Development mode: exposes `POST /_lamina/reset`, which wipes all state."),
     Setting("max_timeout", 900, int, "Largest function `Timeout` accepted, in seconds (AWS allows up to 900)."),
     Setting("concurrency_limit", 1000, int, "Concurrent executions allowed per account and region."),
+    Setting("async_retry_base_seconds", 60.0, float,
+            "Spacing of asynchronous retries after function errors: retry n waits about n times this "
+            "(AWS: about 1 minute, then 2)."),
     Setting("idle_environment_seconds", 600, int, "Idle execution environments are reaped after this long."),
     Setting("sandbox", "auto", str,
             "Isolation mode: `bwrap` (namespaces + cgroups), `process` (no isolation, warns at start) "
@@ -69,6 +72,7 @@ class Config:
     dev: bool = False
     max_timeout: int = 900
     concurrency_limit: int = 1000
+    async_retry_base_seconds: float = 60.0
     idle_environment_seconds: int = 600
     sandbox: str = "auto"
     sandbox_uid: int = 64000
@@ -89,6 +93,8 @@ def _coerce(setting: Setting, value: Any) -> Any:
         return str(value).strip().lower() in ("1", "true", "yes", "on")
     if setting.kind is int:
         return int(value)
+    if setting.kind is float:
+        return float(value)
     return str(value)
 
 

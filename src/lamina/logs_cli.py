@@ -16,15 +16,22 @@ from lamina.config import load_config
 POLL_SECONDS = 1.0
 
 
-def _clients(endpoint_url: str | None, region: str | None):
+def lamina_session(endpoint_url: str | None, region: str | None) -> tuple[boto3.Session, str]:
+    """A boto3 session and lamina's URL, as the CLI commands reach the server: the usual
+    credential chain, or the default account's key when none is configured (open mode)."""
     config = load_config()
     host = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
     endpoint_url = endpoint_url or f"http://{host}:{config.port}"
     region = region or os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or config.default_region
     session = boto3.Session(region_name=region)
-    if session.get_credentials() is None:  # open mode: the default account's key
+    if session.get_credentials() is None:
         session = boto3.Session(region_name=region, aws_access_key_id=config.default_account,
                                 aws_secret_access_key="lamina")
+    return session, endpoint_url
+
+
+def _clients(endpoint_url: str | None, region: str | None):
+    session, endpoint_url = lamina_session(endpoint_url, region)
     options = BotoConfig(retries={"max_attempts": 2})
     return (session.client("lambda", endpoint_url=endpoint_url, config=options),
             session.client("logs", endpoint_url=endpoint_url, config=options))

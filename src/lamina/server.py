@@ -28,21 +28,30 @@ from lamina.config import Config
 from lamina.control.aliases import AliasService
 from lamina.control.code_urls import CodeUrlSigner
 from lamina.control.concurrency import ConcurrencyService
+from lamina.control.event_invoke_configs import EventInvokeConfigService
 from lamina.control.functions import FunctionService
 from lamina.control.layers import LayerService
 from lamina.control.packages import CodeCache
 from lamina.control.policies import PolicyService
 from lamina.control.versions import VersionService
 from lamina.credentials import SessionCredentials
+from lamina.invoke.async_dispatch import AsyncDispatcher
+from lamina.invoke.async_history import AsyncHistory
+from lamina.invoke.async_queue import AsyncQueue
+from lamina.invoke.async_status import async_status
+from lamina.invoke.destinations import Senders
 from lamina.invoke.limits import ConcurrencyLimiter
+from lamina.invoke.outbox import Outbox
 from lamina.invoke.provisioned import ProvisionedConcurrency
 from lamina.invoke.service import InvokeService
 from lamina.invoke.specs import SpecBuilder
 from lamina.observability.log_store import LogStore
 from lamina.observability.logs_service import LogsService
+from lamina.observability.metrics import Metrics
 from lamina.sandbox.pool import EnvironmentPool
 from lamina.sandbox.runtimes.detect import detect_runtimes
 from lamina.store.blobs import BlobStore
+from lamina.store.group_commit import GroupCommitter
 from lamina.store.state import StateStore
 
 log = logging.getLogger("lamina")
@@ -85,46 +94,76 @@ class Lamina:
         limiter = ConcurrencyLimiter(config.concurrency_limit, self.concurrency.reserved_total)
         self.concurrency.listeners.append(limiter.reservations_changed)
         self.functions.listeners.append(limiter.reservations_changed)
+        self.metrics = Metrics(self.store)
         specs = SpecBuilder(self.code, self.sessions, platform_environment(config))
-        self.invoke = InvokeService(self.functions, self.pool, specs, self.logs, limiter)
+        self.invoke = InvokeService(self.functions, self.pool, specs, self.logs, limiter, self.metrics)
         self.provisioned = ProvisionedConcurrency(self.functions, self.concurrency, self.pool, specs)
         self.invoke.provisioned = self.provisioned
+        self.commits = GroupCommitter(self.store)
+        self.async_history = AsyncHistory(self.store)
+        self.async_queue = AsyncQueue(self.store, self.commits)
+        self.outbox = Outbox(self.store, self.commits, Senders(self._invoke_destination), self.metrics,
+                             self.async_history)
+        self.dispatcher = AsyncDispatcher(self.async_queue, self.outbox, self.async_history, self.metrics,
+                                          self.functions, self.invoke, config.async_retry_base_seconds)
+        self.invoke.async_events = self.dispatcher
         rest = RestJsonAdapter(load_service_model("lambda"), lambda_operations(
             self.functions, self.invoke, VersionService(self.functions), AliasService(self.functions), self.layers,
-            PolicyService(self.functions), self.concurrency))
+            PolicyService(self.functions), self.concurrency, EventInvokeConfigService(self.functions)))
         json_services = {
             "Logs_20140328": JsonProtocolAdapter(load_service_model("logs"), logs_operations(LogsService(self.logs))),
         }
-        internal = InternalRoutes(self.health, self.blobs, code_urls, self.reset if config.dev else None)
-        self.app = App(Authenticator(config, self.sessions), rest, internal, json_services,
-                       on_startup=self.start, on_shutdown=self.close)
+        authenticator = Authenticator(config, self.sessions)
+        internal = InternalRoutes(self.health, self.blobs, code_urls, self.reset if config.dev else None,
+                                  authenticator, self.async_status)
+        self.app = App(authenticator, rest, internal, json_services, on_startup=self.start, on_shutdown=self.close)
 
     async def start(self) -> None:
         await self.store.open()
+        await self.commits.start()
         await self.layers.start()
         await self.functions.start()
         await self.logs.start()
+        await self.metrics.start()
         await self.pool.start()
         for function in self.functions.functions.values():
             if function.latest.live is not None:
                 self.invoke.prepare(function, function.latest.live)
         await self.provisioned.start()
+        await self.outbox.start()
+        await self.dispatcher.start()
         log.info("lamina %s ready on %s:%d (data in %s; runtimes: %s)", __version__, self.config.host,
                  self.config.port, self.config.data_dir, ", ".join(self.functions.offered_runtimes))
 
     async def close(self) -> None:
+        await self.dispatcher.close()
+        await self.outbox.close()
         await self.provisioned.close()
         await self.pool.close()
         await self.functions.close()
         await self.logs.close()
+        await self.metrics.close()
+        await self.commits.close()
         await self.store.close()
 
     async def reset(self) -> None:
         """Development reset: every account starts empty again."""
         await self.functions.reset()
         self.layers.reset()
+        self.dispatcher.wipe()
+        self.outbox.wipe()
+        self.metrics.wipe()
         await self.logs.wipe()
         await self.store.wipe()
+
+    async def _invoke_destination(self, account_id: str, region: str, name: str, qualifier: str | None,
+                                  payload: bytes) -> None:
+        """A Lambda function as a destination gets the record as an asynchronous event."""
+        await self.dispatcher.accept_internal(account_id, region, name, qualifier, payload)
+
+    async def async_status(self, account_id: str, region: str, function: str | None) -> dict[str, Any]:
+        return await async_status(self.async_queue, self.outbox, self.async_history, self.metrics, account_id,
+                                  region, function)
 
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "version": __version__, "runtimes": self.functions.offered_runtimes,

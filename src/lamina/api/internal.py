@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from lamina.api.app import Request, Response
+from lamina.api.sigv4 import Authenticator
 from lamina.control.code_urls import CodeUrlSigner
 from lamina.store.blobs import BlobStore
 
@@ -18,13 +19,19 @@ def _not_found(message: str = "Not found") -> Response:
     return Response.json(404, {"message": message})
 
 
+AsyncStatus = Callable[[str, str, str | None], Awaitable[dict[str, Any]]]
+
+
 class InternalRoutes:
     def __init__(self, health: Callable[[], dict[str, Any]], blobs: BlobStore, code_urls: CodeUrlSigner,
-                 reset: Callable[[], Awaitable[None]] | None) -> None:
+                 reset: Callable[[], Awaitable[None]] | None, authenticator: Authenticator | None = None,
+                 async_status: AsyncStatus | None = None) -> None:
         self.health = health
         self.blobs = blobs
         self.code_urls = code_urls
         self.reset = reset  # None unless the server runs with --dev
+        self.authenticator = authenticator
+        self.async_status = async_status
 
     async def __call__(self, request: Request) -> Response:
         path, method = request.raw_path, request.method
@@ -36,6 +43,11 @@ class InternalRoutes:
         code = _CODE.fullmatch(path)
         if code and method == "GET":
             return await self._code(request, code[1], code[2])
+        if path == "/_lamina/async" and method == "GET" and self.async_status and self.authenticator:
+            # Signed like any API call: it shows one account's events.
+            caller = self.authenticator.authenticate(method, path, request.raw_query, request.headers, request.body)
+            function = request.query.get("function", [None])[0]
+            return Response.json(200, await self.async_status(caller.account_id, caller.region, function))
         return _not_found()
 
     async def _code(self, request: Request, account_id: str, blob: str) -> Response:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from lamina.api.lambda_rest import OperationHandler
 from lamina.control.aliases import AliasService
 from lamina.control.concurrency import ConcurrencyService
+from lamina.control.event_invoke_configs import EventInvokeConfigService
 from lamina.control.functions import FunctionService
 from lamina.control.layers import LayerService
 from lamina.control.policies import PolicyService
@@ -15,9 +16,16 @@ from lamina.invoke.service import InvokeService
 
 def lambda_operations(functions: FunctionService, invoke: InvokeService, versions: VersionService,
                       aliases: AliasService, layers: LayerService, policies: PolicyService,
-                      concurrency: ConcurrencyService) -> dict[str, OperationHandler]:
+                      concurrency: ConcurrencyService,
+                      event_invoke_configs: EventInvokeConfigService) -> dict[str, OperationHandler]:
     return {
         "Invoke": invoke.invoke,
+        "InvokeAsync": invoke.invoke_async,
+        "PutFunctionEventInvokeConfig": event_invoke_configs.put_function_event_invoke_config,
+        "UpdateFunctionEventInvokeConfig": event_invoke_configs.update_function_event_invoke_config,
+        "GetFunctionEventInvokeConfig": event_invoke_configs.get_function_event_invoke_config,
+        "DeleteFunctionEventInvokeConfig": event_invoke_configs.delete_function_event_invoke_config,
+        "ListFunctionEventInvokeConfigs": event_invoke_configs.list_function_event_invoke_configs,
         "CreateFunction": functions.create_function,
         "GetFunction": functions.get_function,
         "GetFunctionConfiguration": functions.get_function_configuration,

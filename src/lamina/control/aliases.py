@@ -136,6 +136,7 @@ class AliasService:
             del function.aliases[params["Name"]]
             function.policies.pop(params["Name"], None)
             function.provisioned.pop(params["Name"], None)
+            function.event_invoke_configs.pop(params["Name"], None)
             await self.functions.save(function)
         self.functions.notify(function, params["Name"])
 

@@ -133,6 +133,9 @@ class Function:
     reserved_concurrency: int | None = None
     # Provisioned concurrency by qualifier (a version number or an alias name).
     provisioned: dict[str, ProvisionedConfig] = field(default_factory=dict)
+    # Asynchronous invocation settings by qualifier ("$LATEST", a version or an alias), as
+    # FunctionEventInvokeConfig documents without FunctionArn.
+    event_invoke_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -157,7 +160,8 @@ class Function:
                 "aliases": {k: v.to_doc() for k, v in self.aliases.items()},
                 "policies": {k: v.to_doc() for k, v in self.policies.items()},
                 "reserved_concurrency": self.reserved_concurrency,
-                "provisioned": {k: v.to_doc() for k, v in self.provisioned.items()}}
+                "provisioned": {k: v.to_doc() for k, v in self.provisioned.items()},
+                "event_invoke_configs": self.event_invoke_configs}
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Function:
@@ -167,7 +171,8 @@ class Function:
                    {k: Alias.from_doc(v) for k, v in doc.get("aliases", {}).items()},
                    {k: Policy.from_doc(v) for k, v in doc.get("policies", {}).items()},
                    doc.get("reserved_concurrency"),
-                   {k: ProvisionedConfig.from_doc(v) for k, v in doc.get("provisioned", {}).items()})
+                   {k: ProvisionedConfig.from_doc(v) for k, v in doc.get("provisioned", {}).items()},
+                   doc.get("event_invoke_configs", {}))
 
     def alias_arn(self, alias: str) -> str:
         return function_arn(self.region, self.account_id, self.name, alias)

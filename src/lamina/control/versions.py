@@ -127,6 +127,7 @@ def remove_version(function: Function, number: str) -> None:
     del function.versions[number]
     function.policies.pop(number, None)
     function.provisioned.pop(number, None)
+    function.event_invoke_configs.pop(number, None)
 
 
 def _listed(config: dict[str, Any]) -> dict[str, Any]:

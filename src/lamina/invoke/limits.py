@@ -30,6 +30,8 @@ class ConcurrencyLimiter:
         self._reserved_cache: dict[Account, int] = {}
         self.function_in_use: dict[tuple[str, str, str], int] = defaultdict(int)
         self.unreserved_in_use: dict[Account, int] = defaultdict(int)
+        # Told of every freed slot: (function key, account it frees unreserved capacity in).
+        self.on_release: list[Callable[[tuple[str, str, str], Account | None], None]] = []
 
     def reservations_changed(self, *_: object) -> None:
         self._reserved_cache.clear()
@@ -56,3 +58,5 @@ class ConcurrencyLimiter:
         self.function_in_use[slot.function] -= 1
         if slot.account is not None:
             self.unreserved_in_use[slot.account] -= 1
+        for listener in self.on_release:
+            listener(slot.function, slot.account)

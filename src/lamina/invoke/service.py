@@ -29,18 +29,26 @@ from lamina.errors import (
     RequestTooLargeException,
     ResourceConflictException,
     ResourceNotFoundException,
+    TooManyRequestsException,
 )
 from lamina.invoke.limits import ConcurrencyLimiter
 from lamina.invoke.provisioned import ProvisionedConcurrency
 from lamina.invoke.report import invocation_log, log_tail
 from lamina.invoke.specs import SpecBuilder, network_mode
 from lamina.observability.log_store import LogStore
+from lamina.observability.metrics import Metrics
 from lamina.sandbox.spec import EnvironmentSpec, InvokeRequest, InvokeResult
 
 log = logging.getLogger("lamina.invoke")
 
 SYNC_PAYLOAD_LIMIT = 6_291_456
 CLIENT_CONTEXT_LIMIT = 3_583
+INVOKE_ASYNC_PAYLOAD_LIMIT = 262_144
+
+
+class AsyncAcceptor(Protocol):
+    async def accept(self, ctx: RequestContext, name: str, qualifier: str | None, payload: bytes,
+                     limit: int = ...) -> None: ...
 
 
 class EnvironmentPool(Protocol):
@@ -67,8 +75,9 @@ class Invocation:
 
 class InvokeService:
     def __init__(self, functions: FunctionService, pool: EnvironmentPool, specs: SpecBuilder, logs: LogStore,
-                 limiter: ConcurrencyLimiter) -> None:
+                 limiter: ConcurrencyLimiter, metrics: Metrics) -> None:
         self.functions = functions
+        self.metrics = metrics
         self.limiter = limiter
         self.pool = pool
         self.specs = specs
@@ -76,6 +85,8 @@ class InvokeService:
         self._retiring: set[asyncio.Task] = set()  # background work on the pool
         # Set when provisioned concurrency is assembled (it needs this service's specs).
         self.provisioned: ProvisionedConcurrency | None = None
+        # Set when asynchronous invocation is assembled (the dispatcher needs this service).
+        self.async_events: AsyncAcceptor | None = None
         functions.listeners.append(self._deployment_changed)
 
     def _deployment_changed(self, function: Function, version_key: str) -> None:
@@ -103,11 +114,14 @@ class InvokeService:
         invocation_type = params.get("InvocationType") or "RequestResponse"
         payload = params.get("Payload") or b""
         if invocation_type == "Event":
-            raise NotImplementedOperation("lamina does not implement asynchronous invocation (Event) yet.")
+            if self.async_events is None:
+                raise NotImplementedOperation("Asynchronous invocation is not enabled in this lamina.")
+            await self.async_events.accept(ctx, params["FunctionName"], params.get("Qualifier"), payload)
+            return {"StatusCode": 202}
         if len(payload) >= SYNC_PAYLOAD_LIMIT:
             raise RequestTooLargeException(
                 f"Request must be smaller than {SYNC_PAYLOAD_LIMIT} bytes for the InvokeFunction operation")
-        payload = _json_payload(payload)
+        payload = check_json_payload(payload)
         client_context = _client_context(params.get("ClientContext"))
         ref = parse_function_ref(ctx, params["FunctionName"], params.get("Qualifier"))
         function, version_key, deployment = self.resolve(ref)
@@ -123,6 +137,14 @@ class InvokeService:
         if params.get("LogType") == "Tail":
             result["LogResult"] = log_tail(outcome.log_events)
         return result
+
+    async def invoke_async(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """The deprecated InvokeAsync operation: an Event invocation with a smaller limit."""
+        if self.async_events is None:
+            raise NotImplementedOperation("Asynchronous invocation is not enabled in this lamina.")
+        await self.async_events.accept(ctx, params["FunctionName"], None, params.get("InvokeArgs") or b"",
+                                       limit=INVOKE_ASYNC_PAYLOAD_LIMIT)
+        return {"Status": 202}
 
     # ------------------------------------------------------------ in-process
 
@@ -150,8 +172,14 @@ class InvokeService:
         spec = allocation.spec if allocation else self.specs.spec_for(function, version_key, deployment)
         request = InvokeRequest(request_id=request_id, payload=payload,
                                 invoked_function_arn=invoked_arn or function.arn, client_context=client_context)
+        count = self.metrics.add
+        account, region, name = function.key
         try:
-            slot = self.limiter.acquire(function)
+            try:
+                slot = self.limiter.acquire(function)
+            except TooManyRequestsException:
+                count(account, region, name, "Throttles")
+                raise
             try:
                 result = await self.pool.invoke(spec, request)
             finally:
@@ -159,13 +187,20 @@ class InvokeService:
         finally:
             if allocation:
                 self.provisioned.give_back(allocation)
+        count(account, region, name, "Invocations")
+        count(account, region, name, "Duration", result.duration_ms)
+        if result.error_type:
+            count(account, region, name, "Errors")
+        if function.provisioned:
+            count(account, region, name, "ProvisionedConcurrencyInvocations" if allocation
+                  else "ProvisionedConcurrencySpilloverInvocations")
         events = invocation_log(request_id, version_key, result, spec.memory_mb)
         self.logs.append(function.account_id, function.region, spec.log_group, result.log_stream, events)
         return Invocation(request_id, version_key, result.payload,
                           "Unhandled" if result.error_type else None, result.error_type, events)
 
 
-def _json_payload(payload: bytes) -> bytes:
+def check_json_payload(payload: bytes) -> bytes:
     if not payload.strip():
         return b"{}"
     try:

@@ -1,0 +1,119 @@
+"""Lambda's CloudWatch metrics (namespace AWS/Lambda), counted in memory on the request
+path and written to the store in the background, so counts survive restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from lamina.store.state import StateStore, transaction
+
+log = logging.getLogger("lamina.metrics")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS metrics (
+    account TEXT NOT NULL, region TEXT NOT NULL, function TEXT NOT NULL, name TEXT NOT NULL,
+    total REAL NOT NULL, samples INTEGER NOT NULL, maximum REAL,
+    PRIMARY KEY (account, region, function, name)
+);
+"""
+
+FLUSH_SECONDS = 2.0
+
+
+@dataclass
+class Aggregate:
+    total: float = 0.0
+    samples: int = 0
+    maximum: float | None = None
+
+    def add(self, value: float) -> None:
+        self.total += value
+        self.samples += 1
+        self.maximum = value if self.maximum is None else max(self.maximum, value)
+
+    def merge(self, other: Aggregate) -> None:
+        self.total += other.total
+        self.samples += other.samples
+        if other.maximum is not None:
+            self.maximum = other.maximum if self.maximum is None else max(self.maximum, other.maximum)
+
+
+Key = tuple[str, str, str, str]
+
+
+class Metrics:
+    def __init__(self, store: StateStore) -> None:
+        store.add_schema(SCHEMA)
+        self.store = store
+        self._persisted: dict[Key, Aggregate] = {}
+        self._unflushed: dict[Key, Aggregate] = defaultdict(Aggregate)
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        rows = await self.store.run(lambda db: db.execute(
+            "SELECT account, region, function, name, total, samples, maximum FROM metrics").fetchall())
+        self._persisted = {tuple(r[:4]): Aggregate(r[4], r[5], r[6]) for r in rows}
+        self._task = asyncio.create_task(self._flush_forever())
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.flush()
+
+    def wipe(self) -> None:
+        self._persisted.clear()
+        self._unflushed.clear()
+
+    def add(self, account: str, region: str, function: str, name: str, value: float = 1.0) -> None:
+        self._unflushed[(account, region, function, name)].add(value)
+
+    def snapshot(self, account: str, region: str, function: str | None = None) -> dict[str, dict[str, Any]]:
+        """{function: {metric: {sum, samples, max}}} including what is not yet written."""
+        merged: dict[Key, Aggregate] = {}
+        for source in (self._persisted, self._unflushed):
+            for key, value in source.items():
+                if key[0] != account or key[1] != region or (function and key[2] != function):
+                    continue
+                merged.setdefault(key, Aggregate()).merge(value)
+        result: dict[str, dict[str, Any]] = defaultdict(dict)
+        for (_, _, fn, name), value in sorted(merged.items()):
+            result[fn][name] = {"sum": value.total, "samples": value.samples, "max": value.maximum}
+        return dict(result)
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("writing metrics failed; will retry")
+
+    async def flush(self) -> None:
+        if not self._unflushed:
+            return
+        batch, self._unflushed = self._unflushed, defaultdict(Aggregate)
+
+        def _write(db: sqlite3.Connection) -> None:
+            with transaction(db):
+                for (account, region, function, name), value in batch.items():
+                    db.execute(
+                        "INSERT INTO metrics (account, region, function, name, total, samples, maximum) "
+                        "VALUES (?,?,?,?,?,?,?) ON CONFLICT (account, region, function, name) DO UPDATE SET "
+                        "total = total + excluded.total, samples = samples + excluded.samples, "
+                        "maximum = MAX(COALESCE(maximum, excluded.maximum), excluded.maximum)",
+                        (account, region, function, name, value.total, value.samples, value.maximum))
+
+        try:
+            await self.store.run(_write)
+        except BaseException:
+            for key, value in batch.items():
+                self._unflushed[key].merge(value)
+            raise
+        for key, value in batch.items():
+            self._persisted.setdefault(key, Aggregate()).merge(value)
