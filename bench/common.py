@@ -53,15 +53,17 @@ class Lamina:
         self.env = {**os.environ, **(env or {})}
 
     def __enter__(self) -> Lamina:
+        self.log = open(os.path.join(self.data_dir, "server.log"), "wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "lamina", "serve", "--port", str(self.port), "--data-dir", self.data_dir],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         wait_for_port(self.port)
         return self
 
     def __exit__(self, *_: object) -> None:
         self.process.terminate()
         self.process.wait(30)
+        self.log.close()
 
     @property
     def endpoint(self) -> str:

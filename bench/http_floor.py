@@ -1,27 +1,18 @@
-"""The floor for invoke latency: a bare HTTP echo server on the same stack lamina uses
-(uvicorn + httptools + uvloop, a raw ASGI app), started as its own process."""
+"""The floor for invoke latency: a bare HTTP echo server on the same HTTP server lamina uses
+(httptools + uvloop, `lamina.api.http_server`), started as its own process."""
 
 from __future__ import annotations
 
 import sys
 
-import uvicorn
+import uvloop
+
+from lamina.api.http_server import HttpRequest, HttpResponse, HttpServer
 
 
-async def echo(scope, receive, send):
-    if scope["type"] != "http":
-        return
-    body = b""
-    more = True
-    while more:
-        message = await receive()
-        body += message.get("body", b"")
-        more = message.get("more_body", False)
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
+async def echo(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(200, [(b"content-type", b"application/json")], request.body)
 
 
 if __name__ == "__main__":
-    uvicorn.run(echo, host="127.0.0.1", port=int(sys.argv[1]), loop="uvloop", http="httptools",
-                lifespan="off", access_log=False, log_level="warning")
+    uvloop.run(HttpServer(echo, max_body=10 << 20).serve("127.0.0.1", int(sys.argv[1])))

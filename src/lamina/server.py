@@ -3,21 +3,19 @@ and run the HTTP server until SIGTERM."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import secrets
-import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import uvicorn
+import uvloop
 from botocore.loaders import Loader
 from botocore.model import ServiceModel
 
 from lamina import __version__
-from lamina.api.app import App
+from lamina.api.app import MAX_BODY, App
+from lamina.api.http_server import HttpServer
 from lamina.api.internal import InternalRoutes
 from lamina.api.json_protocol import JsonProtocolAdapter
 from lamina.api.lambda_operations import lambda_operations
@@ -116,7 +114,7 @@ class Lamina:
         authenticator = Authenticator(config, self.sessions)
         internal = InternalRoutes(self.health, self.blobs, code_urls, self.reset if config.dev else None,
                                   authenticator, self.async_status)
-        self.app = App(authenticator, rest, internal, json_services, on_startup=self.start, on_shutdown=self.close)
+        self.app = App(authenticator, rest, internal, json_services)
 
     async def start(self) -> None:
         await self.store.open()
@@ -178,25 +176,9 @@ def platform_environment(config: Config) -> dict[str, str]:
     return {**config.aws_endpoints, "AWS_ENDPOINT_URL_LAMBDA": own, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": own}
 
 
-class _Server(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """SIGTERM and SIGINT shut lamina down gracefully and the process then exits 0
-        (uvicorn would re-raise the signal after its own shutdown)."""
-        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-
 def serve(config: Config) -> None:
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     lamina = Lamina(config)
-    server = _Server(uvicorn.Config(
-        lamina.app, host=config.host, port=config.port, loop="uvloop", http="httptools", lifespan="on",
-        access_log=False, log_level=config.log_level, timeout_graceful_shutdown=10,
-        # Longer than SDK clients keep idle connections, so a reused connection is not closed under them.
-        timeout_keep_alive=75))
-    server.run()
+    # Keep-alive longer than SDK clients keep idle connections, so a reused one is not closed under them.
+    server = HttpServer(lamina.app, max_body=MAX_BODY, keep_alive_s=75)
+    uvloop.run(server.serve(config.host, config.port, on_startup=lamina.start, on_shutdown=lamina.close))

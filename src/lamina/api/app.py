@@ -1,4 +1,4 @@
-"""The ASGI application: one front door for every service lamina speaks.
+"""The application: one front door for every service lamina speaks.
 
 Each request is authenticated (SigV4), routed to a protocol adapter by what it is (the
 internal `/_lamina/` routes, a JSON-protocol service named by `X-Amz-Target`, or the Lambda
@@ -15,9 +15,10 @@ from urllib.parse import parse_qs
 
 import orjson
 
+from lamina.api.http_server import HttpRequest, HttpResponse
 from lamina.api.sigv4 import Authenticator, Caller
 from lamina.context import RequestContext
-from lamina.errors import AwsError, RequestEntityTooLargeException, ServiceException
+from lamina.errors import AwsError, ServiceException
 
 log = logging.getLogger("lamina.api")
 
@@ -74,102 +75,41 @@ def error_response(error: AwsError) -> Response:
 
 
 class App:
-    """ASGI entry point. `internal` handles `/_lamina/*` without SigV4; `json_services` maps an
-    `X-Amz-Target` prefix to its adapter; everything else goes to `rest`."""
+    """The request handler behind lamina's HTTP server. `internal` handles `/_lamina/*` without
+    SigV4; `json_services` maps an `X-Amz-Target` prefix to its adapter; everything else goes
+    to `rest`. Every response carries `x-amzn-RequestId`."""
 
     def __init__(self, authenticator: Authenticator, rest: Handler, internal: Handler,
-                 json_services: dict[str, Handler] | None = None,
-                 on_startup: Callable[[], Awaitable[None]] | None = None,
-                 on_shutdown: Callable[[], Awaitable[None]] | None = None) -> None:
+                 json_services: dict[str, Handler] | None = None) -> None:
         self.authenticator = authenticator
         self.rest = rest
         self.internal = internal
         self.json_services = json_services or {}
-        self.on_startup = on_startup
-        self.on_shutdown = on_shutdown
 
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
-            return
-        if scope["type"] != "http":
-            return
+    async def __call__(self, http: HttpRequest) -> HttpResponse:
         request_id = str(uuid.uuid4())
         try:
-            response = await self._handle(scope, receive, request_id)
+            response = await self._handle(http, request_id)
         except AwsError as error:
             response = error_response(error)
         except Exception:
             log.exception("unhandled error in request %s", request_id)
             response = error_response(ServiceException("An internal error occurred in lamina."))
-        headers = response.headers
-        headers.append((b"x-amzn-requestid", request_id.encode()))
-        body = response.body
-        if response.status in (204, 304):
-            body = b""  # these responses have no body; bytes sent anyway would corrupt the next response
-        else:
-            headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        response.headers.append((b"x-amzn-requestid", request_id.encode()))
+        return HttpResponse(response.status, response.headers, response.body)
 
-    async def _handle(self, scope: dict, receive: Callable, request_id: str) -> Response:
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        raw_path = scope.get("raw_path") or scope["path"].encode()
-        raw_path = raw_path.decode("latin-1").partition("?")[0]
-        declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-            raise RequestEntityTooLargeException(f"Request must be smaller than {MAX_BODY} bytes")
-        body = await _read_body(receive)
-        host = headers.get("host") or f"{scope['server'][0]}:{scope['server'][1]}"
-        request = Request(scope["method"], raw_path, scope["query_string"].decode("latin-1"), headers, body,
-                          request_id, f"{scope.get('scheme', 'http')}://{host}")
+    async def _handle(self, http: HttpRequest, request_id: str) -> Response:
+        headers = http.headers
+        target = http.target.decode("latin-1")
+        raw_path, _, raw_query = target.partition("?")
+        host = headers.get("host") or f"{http.server[0]}:{http.server[1]}"
+        request = Request(http.method, raw_path, raw_query, headers, http.body, request_id, f"http://{host}")
         if raw_path.startswith("/_lamina/"):
             return await self.internal(request)
-        request.caller = self.authenticator.authenticate(request.method, raw_path, request.raw_query,
-                                                         headers, body)
-        target = headers.get("x-amz-target")
-        if target:
-            prefix = target.partition(".")[0]
-            service = self.json_services.get(prefix)
+        request.caller = self.authenticator.authenticate(request.method, raw_path, raw_query, headers, http.body)
+        amz_target = headers.get("x-amz-target")
+        if amz_target:
+            service = self.json_services.get(amz_target.partition(".")[0])
             if service is not None:
                 return await service(request)
         return await self.rest(request)
-
-    async def _lifespan(self, receive: Callable, send: Callable) -> None:
-        """The server starts listening only after start-up completed, and shuts the services
-        down (on SIGTERM) before the process exits."""
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                try:
-                    if self.on_startup:
-                        await self.on_startup()
-                except Exception as e:
-                    log.exception("lamina failed to start")
-                    await send({"type": "lifespan.startup.failed", "message": str(e)})
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                try:
-                    if self.on_shutdown:
-                        await self.on_shutdown()
-                finally:
-                    await send({"type": "lifespan.shutdown.complete"})
-                return
-
-
-async def _read_body(receive: Callable) -> bytes:
-    message = await receive()
-    body = message.get("body", b"")
-    if not message.get("more_body"):
-        return body
-    chunks = [body]
-    size = len(body)
-    while message.get("more_body"):
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise RequestEntityTooLargeException(f"Request must be smaller than {MAX_BODY} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -92,11 +92,13 @@ class InvokeService:
     def _deployment_changed(self, function: Function, version_key: str) -> None:
         """Environments never outlive the deployment they were started for; and a function
         about to be invoked should find a spare environment of its runtime ready."""
-        for spec in self.specs.forget(function, version_key):
+        still_there = self.functions.functions.get(function.key) is function
+        version = function.versions.get(version_key) if still_there else None
+        current = version.live if version is not None else None
+        for spec in self.specs.forget(function, version_key, current):
             self._background(self.pool.retire(spec.key))
-        version = function.versions.get(version_key)
-        if version is not None and version.live is not None:
-            self.prepare(function, version.live)
+        if current is not None:
+            self.prepare(function, current)
 
     def prepare(self, function: Function, deployment: Deployment) -> None:
         runtime = deployment.config.get("Runtime")

@@ -40,9 +40,17 @@ class SpecBuilder:
         self._cache[(function.key, version_key, provisioned)] = spec
         return spec
 
-    def forget(self, function: Function, version_key: str) -> list[EnvironmentSpec]:
-        return [spec for provisioned in (False, True)
-                if (spec := self._cache.pop((function.key, version_key, provisioned), None)) is not None]
+    def forget(self, function: Function, version_key: str, current: Deployment | None) -> list[EnvironmentSpec]:
+        """Drop the cached specs of a version unless they are of its `current` deployment
+        (the notice of a deployment can arrive after the deployment has been invoked)."""
+        forgotten = []
+        for provisioned in (False, True):
+            spec = self._cache.get((function.key, version_key, provisioned))
+            if spec is None or (current is not None and spec.key.endswith(current.revision_id)
+                                and spec.network == network_mode(function)):
+                continue
+            forgotten.append(self._cache.pop((function.key, version_key, provisioned)))
+        return forgotten
 
     def _build(self, function: Function, version_key: str, deployment: Deployment,
                provisioned: bool) -> EnvironmentSpec:
