@@ -18,8 +18,7 @@ ACTIVITY = "activity"
 INTEGRATION = "integration"  # arn:aws:states:::<service>:<action>[.pattern]
 
 _INTEGRATION = re.compile(
-    r"^arn:aws[a-z-]*:states:(?P<region>[a-z0-9-]*):(?P<account>\d{12})?:"
-    r"(?P<service>[a-zA-Z0-9-]+):(?P<action>[a-zA-Z0-9-]+)(?:\.(?P<pattern>waitForTaskToken|sync:2|sync))?$"
+    r"^arn:aws[a-z-]*:states:::(?P<service>[a-zA-Z0-9-]+):(?P<action>[a-zA-Z0-9-]+)(?:\.(?P<pattern>waitForTaskToken|sync:2|sync))?$"
 )
 _ACTIVITY = re.compile(
     r"^arn:aws[a-z-]*:states:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):activity:(?P<name>[A-Za-z0-9_.-]{1,80})$"
@@ -61,7 +60,7 @@ def parse_resource(arn: Any) -> Resource | None:
     if not isinstance(arn, str):
         return None
     if m := _INTEGRATION.match(arn):
-        return Resource(arn, INTEGRATION, m["service"], m["action"], m["pattern"] or "", m["region"])
+        return Resource(arn, INTEGRATION, m["service"], m["action"], m["pattern"] or "")
     if m := _ACTIVITY.match(arn):
         return Resource(arn, ACTIVITY, region=m["region"])
     if m := _FUNCTION.match(arn):
