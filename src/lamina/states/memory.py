@@ -122,12 +122,12 @@ class InMemoryDriver:
         )
 
     async def start(self, execution_input: Any, info: ExecutionInfo | None = None, *, run: bool = True,
-                    max_steps: int | None = None) -> Execution:
+                    max_steps: int | None = None, until: float | None = None) -> Execution:
         state, step = self.interpreter.start(info or self.info(), execution_input, self.clock.now())
         execution = Execution(state)
         self._apply(execution, step)
-        if run:
-            await self.run(execution, max_steps=max_steps)
+        if run:  # the start itself is the first step
+            await self.run(execution, max_steps=None if max_steps is None else max_steps - 1, until=until)
         return execution
 
     async def resume(self, checkpoint: dict[str, Any], history: list[dict[str, Any]] | None = None, *,
@@ -139,8 +139,10 @@ class InMemoryDriver:
             await self.run(execution)
         return execution
 
-    async def run(self, execution: Execution, *, max_steps: int | None = None) -> Execution:
-        """Advance until the execution ends, waits for a task token, or `max_steps` steps were taken."""
+    async def run(self, execution: Execution, *, max_steps: int | None = None,
+                  until: float | None = None) -> Execution:
+        """Advance until the execution ends, waits for a task token, `max_steps` steps were taken,
+        or (virtual clocks) the next thing to happen lies beyond the time `until`."""
         limit = None if max_steps is None else execution.steps + max_steps
         while not execution.state.done and (limit is None or execution.steps < limit):
             if execution.completions:
@@ -155,6 +157,10 @@ class InMemoryDriver:
             due = min(execution.timers.values(), default=None)
             if virtual:
                 wakeup = self.clock.next_wakeup()
+                upcoming = min((t for t in (due, wakeup) if t is not None), default=None)
+                if until is not None and upcoming is not None and upcoming > until:
+                    self.clock.advance_to(until)
+                    break
                 if wakeup is not None and (due is None or wakeup < due):
                     self.clock.advance_to(wakeup)
                     await asyncio.sleep(0)
@@ -180,11 +186,11 @@ class InMemoryDriver:
         self._wake.clear()
 
     def _fire_due(self, execution: Execution) -> None:
+        """Fire the earliest due timer (one per loop turn, so that `max_steps` is exact)."""
         now = self.clock.now()
-        for timer_id, fire_at in sorted(execution.timers.items(), key=lambda kv: kv[1]):
-            if fire_at > now or execution.state.done:
-                continue
-            execution.timers.pop(timer_id, None)
+        timer_id, fire_at = min(execution.timers.items(), key=lambda kv: kv[1])
+        if fire_at <= now:
+            del execution.timers[timer_id]
             self._apply(execution, self.interpreter.timer_fired(execution.state, timer_id, now))
 
     def _deliver(self, execution: Execution, token: str, outcome: TaskOutcome) -> None:
@@ -236,6 +242,11 @@ class InMemoryDriver:
     def send_task_failure(self, execution: Execution, token: str, error: str, cause: str) -> None:
         self._apply(execution, self.interpreter.task_failed(execution.state, token, error, cause,
                                                             self.clock.now()))
+
+    def task_started(self, execution: Execution, token: str, worker_name: str | None) -> None:
+        """An activity worker picked the task up (GetActivityTask)."""
+        self._apply(execution, self.interpreter.task_started(execution.state, token, worker_name,
+                                                             self.clock.now()))
 
     def send_task_heartbeat(self, execution: Execution, token: str) -> None:
         self._apply(execution, self.interpreter.task_heartbeat(execution.state, token, self.clock.now()))
