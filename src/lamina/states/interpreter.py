@@ -29,6 +29,7 @@ from lamina.states.dataflow import (
     select,
 )
 from lamina.states.errors import (
+    DATA_LIMIT_EXCEEDED,
     EXCEED_TOLERATED_FAILURE_THRESHOLD,
     HEARTBEAT_TIMEOUT,
     INTRINSIC_FAILURE,
@@ -68,6 +69,9 @@ from lamina.states.model import (
 from lamina.states.retry import find_catcher, find_retrier, retry_delay
 from lamina.states.tasks import ACTIVITY, INTEGRATION, LAMBDA_FUNCTION, Resource, TaskRequest, parse_resource
 from lamina.states.timestamps import format_timestamp, parse_timestamp
+
+# Largest state output Step Functions passes on (256 KiB); more is States.DataLimitExceeded.
+PAYLOAD_LIMIT_BYTES = 262_144
 
 # Errors from processing a state's data (not from its task) carry the state in their cause.
 _LOCATED_ERRORS = frozenset({RUNTIME, QUERY_EVALUATION_ERROR, INTRINSIC_FAILURE, RESULT_PATH_MATCH_FAILURE,
@@ -145,6 +149,7 @@ class Interpreter:
         """A callback task was handed over (TaskSubmitted); its result comes later by token."""
         run = _Run(self, st, now)
         task = run.task(token)
+        task["submitted"] = True  # handed over: after a restart it is awaited, not run again
         resource = parse_resource(task["resource"])
         if resource is not None and resource.kind == INTEGRATION and output is not None:
             run.event(run.st.frames[task["frame"]], "TaskSubmitted",
@@ -184,10 +189,13 @@ class Interpreter:
         return run.step
 
     def outstanding(self, st: ExecutionState) -> list[Effect]:
-        """What a driver must re-arm after loading a checkpoint: every pending task and timer."""
+        """What a driver must re-arm after loading a checkpoint: every timer, and every task
+        that was not yet handed over (those may have been under way: they run again, so task
+        delivery is at-least-once across a crash)."""
         effects: list[Effect] = []
         for token, task in st.tasks.items():
-            effects.append(RunTask(_request(st, token, task), resumed=True))
+            if not task.get("submitted"):
+                effects.append(RunTask(_request(st, token, task), resumed=True))
         for timer_id, timer in st.timers.items():
             effects.append(SetTimer(timer_id, timer["fire_at"]))
         return effects
@@ -334,6 +342,11 @@ class _Run:
     def leave(self, frame: Frame, state: State, output: Any, assigned: dict[str, Any] | None,
               next_state: str | None = None) -> None:
         details: dict[str, Any] = {"name": state.name, **payload_details("output", output)}
+        if len(details["output"].encode()) > PAYLOAD_LIMIT_BYTES:
+            self.fail_frame(frame, StatesError(
+                DATA_LIMIT_EXCEEDED, f"The state/task '{state.name}' returned a result with a size exceeding the "
+                                     "maximum number of bytes service limit."))
+            return
         if assigned:
             details["assignedVariables"] = {k: to_json_text(v) for k, v in assigned.items()}
             details["assignedVariablesDetails"] = {"truncated": False}

@@ -79,7 +79,7 @@ class VirtualClock:
                 future.set_result(None)
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: the driver keeps a set of live ones
 class Execution:
     """One execution driven in memory: its state, its history, and its live side effects."""
 
@@ -89,6 +89,7 @@ class Execution:
     in_flight: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     completions: list[tuple[str, TaskOutcome]] = field(default_factory=list)
     steps: int = 0
+    wake: asyncio.Event = field(default_factory=asyncio.Event)  # a task finished, or a sleeper appeared
 
     @property
     def status(self) -> str:
@@ -109,9 +110,9 @@ class InMemoryDriver:
         self.interpreter = Interpreter(machine, rng=rng, new_token=new_token)
         self.runner = runner
         self.clock: Any = clock or VirtualClock()
-        self._wake = asyncio.Event()
+        self._live: set[Execution] = set()
         if isinstance(self.clock, VirtualClock):
-            self.clock.on_sleep = self._wake.set
+            self.clock.on_sleep = self._wake_all
 
     def info(self, name: str = "test", account: str = "000000000000", region: str = "us-east-1") -> ExecutionInfo:
         sm_name = "machine"
@@ -144,6 +145,13 @@ class InMemoryDriver:
         """Advance until the execution ends, waits for a task token, `max_steps` steps were taken,
         or (virtual clocks) the next thing to happen lies beyond the time `until`."""
         limit = None if max_steps is None else execution.steps + max_steps
+        self._live.add(execution)
+        try:
+            return await self._run(execution, limit, until)
+        finally:
+            self._live.discard(execution)
+
+    async def _run(self, execution: Execution, limit: int | None, until: float | None) -> Execution:
         while not execution.state.done and (limit is None or execution.steps < limit):
             if execution.completions:
                 token, outcome = execution.completions.pop(0)
@@ -152,7 +160,7 @@ class InMemoryDriver:
             running = len(execution.in_flight)
             virtual = getattr(self.clock, "virtual", False)
             if running and (not virtual or running > self.clock.sleeping):
-                await self._wait(None)
+                await self._wait(execution, None)
                 continue
             due = min(execution.timers.values(), default=None)
             if virtual:
@@ -167,23 +175,27 @@ class InMemoryDriver:
                     continue
             if due is None:
                 if running:
-                    await self._wait(None)
+                    await self._wait(execution, None)
                     continue
                 break  # nothing left but callbacks from outside (task tokens)
             if virtual:
                 self.clock.advance_to(due)
             elif due > self.clock.now():
-                await self._wait(due - self.clock.now())
+                await self._wait(execution, due - self.clock.now())
                 continue
             self._fire_due(execution)
         return execution
 
-    async def _wait(self, timeout: float | None) -> None:
+    def _wake_all(self) -> None:
+        for execution in self._live:
+            execution.wake.set()
+
+    async def _wait(self, execution: Execution, timeout: float | None) -> None:
         try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
+            await asyncio.wait_for(execution.wake.wait(), timeout)
         except TimeoutError:
             pass
-        self._wake.clear()
+        execution.wake.clear()
 
     def _fire_due(self, execution: Execution) -> None:
         """Fire the earliest due timer (one per loop turn, so that `max_steps` is exact)."""
@@ -232,7 +244,7 @@ class InMemoryDriver:
         if execution.in_flight.pop(request.task_token, None) is None:
             return
         execution.completions.append((request.task_token, outcome))
-        self._wake.set()
+        execution.wake.set()
 
     # -- callbacks from outside (SendTaskSuccess & co) -------------------------------------------
 
