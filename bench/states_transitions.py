@@ -40,10 +40,17 @@ def pass_chain(length: int) -> dict[str, Any]:
 
 
 def pass_map() -> dict[str, Any]:
-    return {"StartAt": "M", "States": {"M": {
-        "Type": "Map", "ItemsPath": "$.items", "End": True,
-        "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
-    }}}
+    return {
+        "StartAt": "M",
+        "States": {
+            "M": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "End": True,
+                "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
+            }
+        },
+    }
 
 
 def measure(definition: dict[str, Any], execution_input: Any, transitions: int) -> dict[str, Any]:
@@ -57,8 +64,13 @@ def measure(definition: dict[str, Any], execution_input: Any, transitions: int) 
         best = min(best, time.perf_counter() - started)
         assert execution.status == "SUCCEEDED", execution.state.error
         events = len(execution.history)
-    return {"transitions": transitions, "history_events": events, "best_seconds": round(best, 4),
-            "transitions_per_second": round(transitions / best), "events_per_second": round(events / best)}
+    return {
+        "transitions": transitions,
+        "history_events": events,
+        "best_seconds": round(best, 4),
+        "transitions_per_second": round(transitions / best),
+        "events_per_second": round(events / best),
+    }
 
 
 def main() -> None:

@@ -74,12 +74,19 @@ class ScriptedLambda:
         self.invocations.append((function_name, event, options))
         behaviour = self.script.next(function_name.split(":")[-1] if ":" in function_name else function_name)
         if "service_error" in behaviour:
-            error = type(behaviour["service_error"], (_LambdaServiceError,),
-                         {"code": behaviour["service_error"], "status": behaviour.get("status", 500)})
+            error = type(
+                behaviour["service_error"],
+                (_LambdaServiceError,),
+                {"code": behaviour["service_error"], "status": behaviour.get("status", 500)},
+            )
             raise error(behaviour.get("message", "failed"), RequestId="req-1")
         if behaviour.get("connection_error"):
             raise ConnectionError(behaviour["connection_error"])
         body = event if behaviour.get("echo") else behaviour.get("payload")
-        return LambdaInvokeResult(status_code=200, payload=json.dumps(body).encode(),
-                                  function_error=behaviour.get("function_error"), executed_version="$LATEST",
-                                  request_id="req-1")
+        return LambdaInvokeResult(
+            status_code=200,
+            payload=json.dumps(body).encode(),
+            function_error=behaviour.get("function_error"),
+            executed_version="$LATEST",
+            request_id="req-1",
+        )

@@ -39,11 +39,14 @@ def _load() -> list[Any]:
 
 def choice_machine(rule: dict[str, Any]) -> dict[str, Any]:
     """`rule: {...}` cases: a Choice that outputs "yes" when the rule matches, else "no"."""
-    return {"StartAt": "C", "States": {
-        "C": {"Type": "Choice", "Choices": [{**rule, "Next": "Yes"}], "Default": "No"},
-        "Yes": {"Type": "Pass", "Result": "yes", "End": True},
-        "No": {"Type": "Pass", "Result": "no", "End": True},
-    }}
+    return {
+        "StartAt": "C",
+        "States": {
+            "C": {"Type": "Choice", "Choices": [{**rule, "Next": "Yes"}], "Default": "No"},
+            "Yes": {"Type": "Pass", "Result": "yes", "End": True},
+            "No": {"Type": "Pass", "Result": "no", "End": True},
+        },
+    }
 
 
 def run_case(case: dict[str, Any]) -> tuple[Any, Any, Any]:
@@ -56,8 +59,13 @@ def run_case(case: dict[str, Any]) -> tuple[Any, Any, Any]:
         runner: Any = IntegrationTaskRunner(lambdas=lambdas)
     else:
         runner = ScriptedTaskRunner(case.get("tasks", {}), clock)
-    driver = InMemoryDriver(machine, runner, clock, rng=random.Random(case.get("seed", 7)),
-                            new_token=lambda: f"token-{next(counter)}")
+    driver = InMemoryDriver(
+        machine,
+        runner,
+        clock,
+        rng=random.Random(case.get("seed", 7)),
+        new_token=lambda: f"token-{next(counter)}",
+    )
     execution = asyncio.run(driver.start(case.get("input", {})))
     return execution, runner, lambdas
 

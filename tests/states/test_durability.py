@@ -27,26 +27,46 @@ BUSY_MACHINE = {
     "States": {
         "Prepare": {"Type": "Pass", "Assign": {"factor": 3}, "Next": "Call"},
         "Call": {
-            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
             "Parameters": {"FunctionName": "f", "attempt.$": "$$.State.RetryCount"},
             "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 4, "MaxAttempts": 2}],
-            "ResultPath": "$.called", "Next": "Nap",
+            "ResultPath": "$.called",
+            "Next": "Nap",
         },
         "Nap": {"Type": "Wait", "Seconds": 30, "Next": "Fan"},
         "Fan": {
-            "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2,
-            "ItemProcessor": {"StartAt": "Both", "States": {
-                "Both": {
-                    "Type": "Parallel", "End": True,
-                    "Branches": [
-                        {"StartAt": "Sleep", "States": {"Sleep": {"Type": "Wait", "SecondsPath": "$", "End": True}}},
-                        {"StartAt": "Scale", "States": {"Scale": {
-                            "Type": "Pass", "QueryLanguage": "JSONata",
-                            "Output": "{% $states.input * $factor %}", "End": True}}},
-                    ],
+            "Type": "Map",
+            "ItemsPath": "$.items",
+            "MaxConcurrency": 2,
+            "ItemProcessor": {
+                "StartAt": "Both",
+                "States": {
+                    "Both": {
+                        "Type": "Parallel",
+                        "End": True,
+                        "Branches": [
+                            {
+                                "StartAt": "Sleep",
+                                "States": {"Sleep": {"Type": "Wait", "SecondsPath": "$", "End": True}},
+                            },
+                            {
+                                "StartAt": "Scale",
+                                "States": {
+                                    "Scale": {
+                                        "Type": "Pass",
+                                        "QueryLanguage": "JSONata",
+                                        "Output": "{% $states.input * $factor %}",
+                                        "End": True,
+                                    }
+                                },
+                            },
+                        ],
+                    },
                 },
-            }},
-            "ResultPath": "$.fanned", "Next": "Done",
+            },
+            "ResultPath": "$.fanned",
+            "Next": "Done",
         },
         "Done": {"Type": "Pass", "Parameters": {"called.$": "$.called", "fanned.$": "$.fanned"}, "End": True},
     },
@@ -67,12 +87,19 @@ class FlakyFunction:
         return None
 
 
-def _driver(definition: dict[str, Any], tasks: dict[str, Any] | None, seed: int = 1) -> tuple[InMemoryDriver, Any]:
+def _driver(
+    definition: dict[str, Any], tasks: dict[str, Any] | None, seed: int = 1
+) -> tuple[InMemoryDriver, Any]:
     clock = VirtualClock(START)
     runner = ScriptedTaskRunner(tasks, clock) if tasks is not None else FlakyFunction()
     counter = itertools.count(1)
-    driver = InMemoryDriver(parse_definition(json.dumps(definition)), runner, clock, rng=random.Random(seed),
-                            new_token=lambda: f"token-{next(counter)}")
+    driver = InMemoryDriver(
+        parse_definition(json.dumps(definition)),
+        runner,
+        clock,
+        rng=random.Random(seed),
+        new_token=lambda: f"token-{next(counter)}",
+    )
     return driver, runner
 
 
@@ -104,7 +131,11 @@ def test_checkpoint_and_resume_in_a_fresh_engine(pause_after: int) -> None:
         execution = await first.start(BUSY_INPUT, max_steps=pause_after)
         assert not execution.state.done
         # What the store would keep: the checkpoint and the history, as JSON text.
-        return json.dumps(execution.checkpoint()), json.loads(json.dumps(execution.history)), first.clock.now()
+        return (
+            json.dumps(execution.checkpoint()),
+            json.loads(json.dumps(execution.history)),
+            first.clock.now(),
+        )
 
     checkpoint, history, paused_at = asyncio.run(interrupted())
 
@@ -134,8 +165,9 @@ def test_checkpoint_is_plain_json_and_round_trips() -> None:
 
 
 def test_outstanding_effects_rearm_waits_and_tasks() -> None:
-    machine = parse_definition(json.dumps({"StartAt": "W", "States": {
-        "W": {"Type": "Wait", "Seconds": 100, "End": True}}}))
+    machine = parse_definition(
+        json.dumps({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 100, "End": True}}})
+    )
     interpreter = Interpreter(machine)
     state, step = interpreter.start(InMemoryDriver(machine, None).info(), {}, START)  # type: ignore[arg-type]
     assert [type(e).__name__ for e in step.effects] == ["SetTimer"]
@@ -153,9 +185,13 @@ CALLBACK_MACHINE = {
     "StartAt": "Ask",
     "States": {
         "Ask": {
-            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
             "Parameters": {"FunctionName": "approver", "Payload": {"token.$": "$$.Task.Token"}},
-            "HeartbeatSeconds": 60, "TimeoutSeconds": 3600, "ResultPath": "$.answer", "End": True,
+            "HeartbeatSeconds": 60,
+            "TimeoutSeconds": 3600,
+            "ResultPath": "$.answer",
+            "End": True,
         },
     },
 }
@@ -174,7 +210,9 @@ def test_wait_for_task_token_then_success_after_resume() -> None:
         # Restart: only the checkpoint survives.
         fresh, _ = _driver(CALLBACK_MACHINE, {})
         fresh.clock.advance_to(START + 100)
-        resumed = await fresh.resume(json.loads(json.dumps(execution.checkpoint())), execution.history, run=False)
+        resumed = await fresh.resume(
+            json.loads(json.dumps(execution.checkpoint())), execution.history, run=False
+        )
         fresh.send_task_success(resumed, "token-1", {"approved": True})
         await fresh.run(resumed)
         return resumed
@@ -197,7 +235,9 @@ def test_heartbeat_missed_while_waiting_for_token() -> None:
 
 def test_send_task_failure_is_caught() -> None:
     definition = json.loads(json.dumps(CALLBACK_MACHINE))
-    definition["States"]["Ask"]["Catch"] = [{"ErrorEquals": ["Rejected"], "ResultPath": "$.why", "Next": "No"}]
+    definition["States"]["Ask"]["Catch"] = [
+        {"ErrorEquals": ["Rejected"], "ResultPath": "$.why", "Next": "No"}
+    ]
     definition["States"]["No"] = {"Type": "Pass", "End": True}
     del definition["States"]["Ask"]["HeartbeatSeconds"]
     driver, _ = _driver(definition, {"Ask": [{"pending": True}]})
@@ -212,8 +252,16 @@ def test_send_task_failure_is_caught() -> None:
 
 
 def test_activity_started_by_a_worker() -> None:
-    definition = {"StartAt": "A", "States": {"A": {
-        "Type": "Task", "Resource": "arn:aws:states:us-east-1:000000000000:activity:work", "End": True}}}
+    definition = {
+        "StartAt": "A",
+        "States": {
+            "A": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:us-east-1:000000000000:activity:work",
+                "End": True,
+            }
+        },
+    }
     driver, _ = _driver(definition, {"A": [{"pending": True}]})
 
     async def scenario() -> Any:
@@ -223,18 +271,37 @@ def test_activity_started_by_a_worker() -> None:
         return await driver.run(execution)
 
     execution = asyncio.run(scenario())
-    assert _types(execution.history) == ["ExecutionStarted", "TaskStateEntered", "ActivityScheduled",
-                                         "ActivityStarted", "ActivitySucceeded", "TaskStateExited",
-                                         "ExecutionSucceeded"]
+    assert _types(execution.history) == [
+        "ExecutionStarted",
+        "TaskStateEntered",
+        "ActivityScheduled",
+        "ActivityStarted",
+        "ActivitySucceeded",
+        "TaskStateExited",
+        "ExecutionSucceeded",
+    ]
     assert execution.history[3]["activityStartedEventDetails"] == {"workerName": "worker-1"}
 
 
 def test_stop_aborts_everything() -> None:
-    definition = {"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True, "Branches": [
-        {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 100, "End": True}}},
-        {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
-                                          "End": True}}},
-    ]}}}
+    definition = {
+        "StartAt": "P",
+        "States": {
+            "P": {
+                "Type": "Parallel",
+                "End": True,
+                "Branches": [
+                    {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 100, "End": True}}},
+                    {
+                        "StartAt": "T",
+                        "States": {
+                            "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True}
+                        },
+                    },
+                ],
+            }
+        },
+    }
     driver, _ = _driver(definition, {"T": [{"pending": True}]})
 
     async def scenario() -> Any:
@@ -245,42 +312,92 @@ def test_stop_aborts_everything() -> None:
     execution = asyncio.run(scenario())
     assert execution.status == "ABORTED"
     assert execution.timers == {}
-    assert _types(execution.history)[-4:] == ["WaitStateAborted", "TaskStateAborted", "ParallelStateAborted",
-                                              "ExecutionAborted"]
-    assert execution.history[-1]["executionAbortedEventDetails"] == {"error": "Operator",
-                                                                     "cause": "changed my mind"}
+    assert _types(execution.history)[-4:] == [
+        "WaitStateAborted",
+        "TaskStateAborted",
+        "ParallelStateAborted",
+        "ExecutionAborted",
+    ]
+    assert execution.history[-1]["executionAbortedEventDetails"] == {
+        "error": "Operator",
+        "cause": "changed my mind",
+    }
 
 
 def test_history_event_details() -> None:
-    definition = {"StartAt": "T", "States": {"T": {
-        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "TimeoutSeconds": 30,
-        "Parameters": {"FunctionName": "f", "Payload.$": "$"}, "Assign": {"seen.$": "$.ok"}, "End": True}}}
+    definition = {
+        "StartAt": "T",
+        "States": {
+            "T": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "TimeoutSeconds": 30,
+                "Parameters": {"FunctionName": "f", "Payload.$": "$"},
+                "Assign": {"seen.$": "$.ok"},
+                "End": True,
+            }
+        },
+    }
     driver, _ = _driver(definition, {"T": [{"output": {"ok": True}}]})
     execution = asyncio.run(driver.start({"a": 1}))
     events = {e["type"]: e for e in execution.history}
     assert events["ExecutionStarted"]["executionStartedEventDetails"] == {
-        "input": '{"a":1}', "inputDetails": {"truncated": False},
-        "roleArn": "arn:aws:iam::000000000000:role/lamina-states"}
+        "input": '{"a":1}',
+        "inputDetails": {"truncated": False},
+        "roleArn": "arn:aws:iam::000000000000:role/lamina-states",
+    }
     assert events["TaskStateEntered"]["stateEnteredEventDetails"] == {
-        "name": "T", "input": '{"a":1}', "inputDetails": {"truncated": False}}
+        "name": "T",
+        "input": '{"a":1}',
+        "inputDetails": {"truncated": False},
+    }
     assert events["TaskScheduled"]["taskScheduledEventDetails"] == {
-        "resourceType": "lambda", "resource": "invoke", "region": "us-east-1",
-        "parameters": '{"FunctionName":"f","Payload":{"a":1}}', "timeoutInSeconds": 30}
-    assert events["TaskStarted"]["taskStartedEventDetails"] == {"resourceType": "lambda", "resource": "invoke"}
+        "resourceType": "lambda",
+        "resource": "invoke",
+        "region": "us-east-1",
+        "parameters": '{"FunctionName":"f","Payload":{"a":1}}',
+        "timeoutInSeconds": 30,
+    }
+    assert events["TaskStarted"]["taskStartedEventDetails"] == {
+        "resourceType": "lambda",
+        "resource": "invoke",
+    }
     assert events["TaskSucceeded"]["taskSucceededEventDetails"] == {
-        "resourceType": "lambda", "resource": "invoke", "output": '{"ok":true}',
-        "outputDetails": {"truncated": False}}
+        "resourceType": "lambda",
+        "resource": "invoke",
+        "output": '{"ok":true}',
+        "outputDetails": {"truncated": False},
+    }
     assert events["TaskStateExited"]["stateExitedEventDetails"] == {
-        "name": "T", "output": '{"ok":true}', "outputDetails": {"truncated": False},
-        "assignedVariables": {"seen": "true"}, "assignedVariablesDetails": {"truncated": False}}
+        "name": "T",
+        "output": '{"ok":true}',
+        "outputDetails": {"truncated": False},
+        "assignedVariables": {"seen": "true"},
+        "assignedVariablesDetails": {"truncated": False},
+    }
     assert events["ExecutionSucceeded"]["timestamp"] == START
 
 
 def test_full_jitter_stays_within_the_backoff() -> None:
-    definition = {"StartAt": "T", "States": {"T": {
-        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
-        "Retry": [{"ErrorEquals": ["E"], "IntervalSeconds": 10, "BackoffRate": 2, "MaxAttempts": 3,
-                   "JitterStrategy": "FULL"}]}}}
+    definition = {
+        "StartAt": "T",
+        "States": {
+            "T": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "End": True,
+                "Retry": [
+                    {
+                        "ErrorEquals": ["E"],
+                        "IntervalSeconds": 10,
+                        "BackoffRate": 2,
+                        "MaxAttempts": 3,
+                        "JitterStrategy": "FULL",
+                    }
+                ],
+            }
+        },
+    }
     waits_seen = []
     for seed in range(20):
         driver, _ = _driver(definition, {"T": [{"error": "E"}]}, seed=seed)

@@ -36,24 +36,57 @@ def _machine(definition: dict[str, Any]) -> Any:
 
 
 def test_output_over_256_kib_fails_with_data_limit_exceeded() -> None:
-    machine = _machine({"StartAt": "T", "States": {"T": {
-        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
-        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]}, "Caught": {"Type": "Succeed"}}})
+    machine = _machine(
+        {
+            "StartAt": "T",
+            "States": {
+                "T": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke",
+                    "End": True,
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}],
+                },
+                "Caught": {"Type": "Succeed"},
+            },
+        }
+    )
     clock = VirtualClock()
     runner = ScriptedTaskRunner({"T": [{"output": "x" * 300_000}]}, clock)
     execution = asyncio.run(InMemoryDriver(machine, runner, clock).start({}))
     assert execution.status == "FAILED"  # not even States.ALL catches it
     assert execution.state.error == "States.DataLimitExceeded"
-    assert execution.state.cause == ("The state/task 'T' returned a result with a size exceeding the maximum number "
-                                     "of bytes service limit.")
+    assert execution.state.cause == (
+        "The state/task 'T' returned a result with a size exceeding the maximum number "
+        "of bytes service limit."
+    )
 
 
 def test_express_style_run_on_the_system_clock_runs_branches_concurrently() -> None:
-    machine = _machine({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True, "Branches": [
-        {"StartAt": f"T{i}", "States": {f"T{i}": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
-                                                  "Parameters": {"i": i}, "End": True}}}
-        for i in range(3)
-    ]}}})
+    machine = _machine(
+        {
+            "StartAt": "P",
+            "States": {
+                "P": {
+                    "Type": "Parallel",
+                    "End": True,
+                    "Branches": [
+                        {
+                            "StartAt": f"T{i}",
+                            "States": {
+                                f"T{i}": {
+                                    "Type": "Task",
+                                    "Resource": "arn:aws:states:::lambda:invoke",
+                                    "Parameters": {"i": i},
+                                    "End": True,
+                                }
+                            },
+                        }
+                        for i in range(3)
+                    ],
+                }
+            },
+        }
+    )
     runner = SlowEcho()
     execution = asyncio.run(InMemoryDriver(machine, runner, SystemClock()).start({}))
     assert execution.status == "SUCCEEDED"
@@ -68,8 +101,12 @@ def test_wait_on_the_system_clock() -> None:
 
 
 def test_concurrent_executions_on_one_driver() -> None:
-    machine = _machine({"StartAt": "T", "States": {"T": {
-        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True}}})
+    machine = _machine(
+        {
+            "StartAt": "T",
+            "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True}},
+        }
+    )
     driver = InMemoryDriver(machine, SlowEcho(), SystemClock())
 
     async def many() -> list[Any]:
@@ -81,8 +118,18 @@ def test_concurrent_executions_on_one_driver() -> None:
 
 
 def test_submitted_tasks_are_not_run_again_after_a_restart() -> None:
-    machine = _machine({"StartAt": "Ask", "States": {
-        "Ask": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken", "End": True}}})
+    machine = _machine(
+        {
+            "StartAt": "Ask",
+            "States": {
+                "Ask": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                    "End": True,
+                }
+            },
+        }
+    )
     interpreter = Interpreter(machine, new_token=lambda: "tok")
     info = InMemoryDriver(machine, SlowEcho()).info()
     state, step = interpreter.start(info, {}, 0.0)

@@ -38,22 +38,43 @@ def test_invalid_definition(case: dict[str, Any]) -> None:
 
 
 def test_valid_definition_has_no_diagnostics() -> None:
-    text = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Succeed"}}})
+    text = json.dumps(
+        {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Succeed"}}}
+    )
     assert validate_definition(text) == []
     machine = parse_definition(text)
     assert list(machine.root.states) == ["A", "B"]
 
 
 def test_warnings_do_not_block_creation() -> None:
-    text = json.dumps({"StartAt": "A", "States": {"A": {
-        "Type": "Pass", "Parameters": {"looksLikePath": "$.x"}, "Result": {"y.$": "$.z"}, "End": True}}})
+    text = json.dumps(
+        {
+            "StartAt": "A",
+            "States": {
+                "A": {
+                    "Type": "Pass",
+                    "Parameters": {"looksLikePath": "$.x"},
+                    "Result": {"y.$": "$.z"},
+                    "End": True,
+                }
+            },
+        }
+    )
     diagnostics = [d.to_api() for d in validate_definition(text)]
     assert diagnostics == [
-        {"severity": "WARNING", "code": "NO_DOLLAR", "location": "/States/A/Parameters/looksLikePath",
-         "message": "The field 'looksLikePath' looks like a path or an intrinsic function but its name does not "
-                    "end with '.$'"},
-        {"severity": "WARNING", "code": "PASS_RESULT_IS_STATIC", "location": "/States/A/Result",
-         "message": "Result is static: paths and intrinsic functions in it are not evaluated"},
+        {
+            "severity": "WARNING",
+            "code": "NO_DOLLAR",
+            "location": "/States/A/Parameters/looksLikePath",
+            "message": "The field 'looksLikePath' looks like a path or an intrinsic function but its name does not "
+            "end with '.$'",
+        },
+        {
+            "severity": "WARNING",
+            "code": "PASS_RESULT_IS_STATIC",
+            "location": "/States/A/Result",
+            "message": "Result is static: paths and intrinsic functions in it are not evaluated",
+        },
     ]
     parse_definition(text)  # does not raise
 

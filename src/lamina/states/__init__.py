@@ -15,7 +15,21 @@ from lamina.states.tasks import TaskOutcome, TaskRequest, TaskRunner
 from lamina.states.validation import parse_definition, validate_definition
 
 __all__ = [
-    "CancelTask", "CancelTimer", "ExecutionInfo", "ExecutionState", "InMemoryDriver", "IntegrationTaskRunner",
-    "Interpreter", "RunTask", "SetTimer", "Step", "SystemClock", "TaskOutcome", "TaskRequest", "TaskRunner",
-    "VirtualClock", "parse_definition", "validate_definition",
+    "CancelTask",
+    "CancelTimer",
+    "ExecutionInfo",
+    "ExecutionState",
+    "InMemoryDriver",
+    "IntegrationTaskRunner",
+    "Interpreter",
+    "RunTask",
+    "SetTimer",
+    "Step",
+    "SystemClock",
+    "TaskOutcome",
+    "TaskRequest",
+    "TaskRunner",
+    "VirtualClock",
+    "parse_definition",
+    "validate_definition",
 ]

@@ -69,7 +69,11 @@ def compare(operator: str, value: Any, operand: Any) -> bool:
     if operator == "IsTimestamp":
         return (parse_timestamp(value) is not None) == operand
     if operator == "StringMatches":
-        return isinstance(value, str) and isinstance(operand, str) and _wildcard(operand).fullmatch(value) is not None
+        return (
+            isinstance(value, str)
+            and isinstance(operand, str)
+            and _wildcard(operand).fullmatch(value) is not None
+        )
     if operator == "BooleanEquals":
         return isinstance(value, bool) and isinstance(operand, bool) and value == operand
     kind, op = _split(operator)
@@ -84,7 +88,7 @@ def compare(operator: str, value: Any, operand: Any) -> bool:
 def _split(operator: str) -> tuple[str, str]:
     for kind in ("String", "Numeric", "Timestamp"):
         if operator.startswith(kind):
-            return kind, operator[len(kind):]
+            return kind, operator[len(kind) :]
     raise ValueError(operator)
 
 

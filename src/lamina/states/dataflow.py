@@ -18,6 +18,13 @@ from lamina.states.jsonpath import JsonPath, PathNotFound, ResultPathMismatch, c
 from lamina.states.model import ABSENT
 
 
+def is_integer(value: Any) -> bool:
+    """A JSON number usable as a count of seconds or items (`5` or `5.0`, never `true`)."""
+    return (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, float) and value.is_integer()
+    )
+
+
 def _text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -76,7 +83,7 @@ def apply_result_path(result_path: Any, raw_input: Any, result: Any) -> Any:
     except ResultPathMismatch as e:
         raise StatesError(
             RESULT_PATH_MATCH_FAILURE,
-            f"Unable to apply ResultPath \"{result_path}\" to input \"{_text(raw_input)}\"",
+            f'Unable to apply ResultPath "{result_path}" to input "{_text(raw_input)}"',
         ) from e
 
 

@@ -36,10 +36,15 @@ def to_json_text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def make_event(event_type: str, event_id: int, previous_id: int, timestamp: float,
-               details: dict[str, Any] | None = None) -> dict[str, Any]:
-    event: dict[str, Any] = {"timestamp": timestamp, "type": event_type, "id": event_id,
-                             "previousEventId": previous_id}
+def make_event(
+    event_type: str, event_id: int, previous_id: int, timestamp: float, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "timestamp": timestamp,
+        "type": event_type,
+        "id": event_id,
+        "previousEventId": previous_id,
+    }
     key = details_key(event_type)
     if key is not None and details is not None:
         event[key] = {k: v for k, v in details.items() if v is not None}

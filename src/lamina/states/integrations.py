@@ -34,23 +34,31 @@ class LambdaInvokeResult:
 
 
 class LambdaInvoker(Protocol):
-    async def invoke(self, function_name: str, payload: bytes, *, qualifier: str | None = None,
-                     invocation_type: str = "RequestResponse",
-                     client_context: str | None = None) -> LambdaInvokeResult:
+    async def invoke(
+        self,
+        function_name: str,
+        payload: bytes,
+        *,
+        qualifier: str | None = None,
+        invocation_type: str = "RequestResponse",
+        client_context: str | None = None,
+    ) -> LambdaInvokeResult:
         """Invoke a function; service-side failures raise `lamina.errors.AwsError`."""
         ...
 
 
 class ActivityQueue(Protocol):
-    async def schedule(self, activity_arn: str, task_token: str, input_text: str,
-                       heartbeat_seconds: int | None) -> None:
+    async def schedule(
+        self, activity_arn: str, task_token: str, input_text: str, heartbeat_seconds: int | None
+    ) -> None:
         """Make the task available to GetActivityTask; the result comes back by token."""
         ...
 
 
 class ExecutionStarter(Protocol):
-    async def start_execution(self, state_machine_arn: str, input_text: str, name: str | None,
-                              parent_execution_arn: str) -> dict[str, Any]:
+    async def start_execution(
+        self, state_machine_arn: str, input_text: str, name: str | None, parent_execution_arn: str
+    ) -> dict[str, Any]:
         """StartExecution: `{"executionArn", "startDate"}` (startDate in epoch seconds)."""
         ...
 
@@ -71,8 +79,10 @@ def lambda_service_error(error: Exception) -> tuple[str, str]:
         return "Lambda.SdkClientException", f"Unable to execute HTTP request: {error}"
     code = error.code if error.code in _lambda_error_codes() else "AWSLambdaException"
     request_id = error.fields.get("RequestId", "")
-    cause = (f"{error.message} (Service: AWSLambda; Status Code: {error.status}; Error Code: {error.code}; "
-             f"Request ID: {request_id}; Proxy: null)")
+    cause = (
+        f"{error.message} (Service: AWSLambda; Status Code: {error.status}; Error Code: {error.code}; "
+        f"Request ID: {request_id}; Proxy: null)"
+    )
     return f"Lambda.{code}", cause
 
 
@@ -124,8 +134,12 @@ def invoke_response(result: LambdaInvokeResult) -> dict[str, Any]:
 
 
 class IntegrationTaskRunner:
-    def __init__(self, lambdas: LambdaInvoker | None = None, activities: ActivityQueue | None = None,
-                 executions: ExecutionStarter | None = None) -> None:
+    def __init__(
+        self,
+        lambdas: LambdaInvoker | None = None,
+        activities: ActivityQueue | None = None,
+        executions: ExecutionStarter | None = None,
+    ) -> None:
         self.lambdas = lambdas
         self.activities = activities
         self.executions = executions
@@ -161,7 +175,9 @@ class IntegrationTaskRunner:
         if isinstance(result, TaskOutcome):
             return result
         if result.function_error:
-            return TaskOutcome.failed(*lambda_function_error(result.payload.decode("utf-8", errors="replace")))
+            return TaskOutcome.failed(
+                *lambda_function_error(result.payload.decode("utf-8", errors="replace"))
+            )
         return TaskOutcome.succeeded(_parse_payload(result.payload))
 
     async def _lambda_invoke(self, request: TaskRequest) -> TaskOutcome:
@@ -169,15 +185,19 @@ class IntegrationTaskRunner:
         name = params.get("FunctionName")
         if not isinstance(name, str) or not name:
             return TaskOutcome.failed(RUNTIME, "The field 'FunctionName' is required by lambda:invoke")
-        options: dict[str, Any] = {"qualifier": params.get("Qualifier"),
-                                   "invocation_type": params.get("InvocationType", "RequestResponse"),
-                                   "client_context": params.get("ClientContext")}
+        options: dict[str, Any] = {
+            "qualifier": params.get("Qualifier"),
+            "invocation_type": params.get("InvocationType", "RequestResponse"),
+            "client_context": params.get("ClientContext"),
+        }
         payload = params.get("Payload", {})
         result = await self._call_lambda(name, payload, **options)
         if isinstance(result, TaskOutcome):
             return result
         if result.function_error:
-            return TaskOutcome.failed(*lambda_function_error(result.payload.decode("utf-8", errors="replace")))
+            return TaskOutcome.failed(
+                *lambda_function_error(result.payload.decode("utf-8", errors="replace"))
+            )
         response = invoke_response(result)
         if request.resource.waits_for_token:
             return TaskOutcome.pending(response)
@@ -188,7 +208,9 @@ class IntegrationTaskRunner:
             return TaskOutcome.failed(RUNTIME, "No activity queue is configured")
         text = json.dumps(request.input, separators=(",", ":"), ensure_ascii=False)
         try:
-            await self.activities.schedule(request.resource.arn, request.task_token, text, request.heartbeat_seconds)
+            await self.activities.schedule(
+                request.resource.arn, request.task_token, text, request.heartbeat_seconds
+            )
         except AwsError as e:
             return TaskOutcome.failed(TASK_FAILED, f"{e.code}: {e.message}")
         return TaskOutcome.pending()
@@ -199,21 +221,26 @@ class IntegrationTaskRunner:
         params = request.input if isinstance(request.input, dict) else {}
         arn = params.get("StateMachineArn")
         if not isinstance(arn, str):
-            return TaskOutcome.failed(RUNTIME, "The field 'StateMachineArn' is required by states:startExecution")
+            return TaskOutcome.failed(
+                RUNTIME, "The field 'StateMachineArn' is required by states:startExecution"
+            )
         child_input = params.get("Input", {})
-        input_text = child_input if isinstance(child_input, str) else json.dumps(child_input,
-                                                                                  separators=(",", ":"))
+        input_text = (
+            child_input if isinstance(child_input, str) else json.dumps(child_input, separators=(",", ":"))
+        )
         try:
-            started = await self.executions.start_execution(arn, input_text, params.get("Name"),
-                                                            request.execution_arn)
+            started = await self.executions.start_execution(
+                arn, input_text, params.get("Name"), request.execution_arn
+            )
         except AwsError as e:
             return TaskOutcome.failed(f"StepFunctions.{e.code}", e.message)
         pattern = request.resource.pattern
         if pattern == "waitForTaskToken":
             return TaskOutcome.pending()
         if not pattern:
-            return TaskOutcome.succeeded({"ExecutionArn": started["executionArn"],
-                                          "StartDate": _millis(started["startDate"])})
+            return TaskOutcome.succeeded(
+                {"ExecutionArn": started["executionArn"], "StartDate": _millis(started["startDate"])}
+            )
         described = await self.executions.wait_for_execution(started["executionArn"])
         output = _sync_output(described, parse_output=pattern == "sync:2")
         if described.get("status") != "SUCCEEDED":

@@ -61,7 +61,7 @@ def parse_call(text: str) -> Call:
     call = parser.call(depth=1)
     parser.skip_space()
     if parser.pos != len(text):
-        raise IntrinsicSyntaxError(f"unexpected text after the call: {text[parser.pos:]!r}")
+        raise IntrinsicSyntaxError(f"unexpected text after the call: {text[parser.pos :]!r}")
     return call
 
 
@@ -121,7 +121,7 @@ class _Parser:
             return PathArg(path)
         m = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?|true|false|null").match(text, pos)
         if not m:
-            raise IntrinsicSyntaxError(f"unexpected argument at {pos}: {text[pos:pos + 20]!r}")
+            raise IntrinsicSyntaxError(f"unexpected argument at {pos}: {text[pos : pos + 20]!r}")
         self.pos = m.end()
         return Literal(json.loads(m.group()))
 
@@ -291,7 +291,9 @@ def _array_range(start: Any, end: Any, step: Any) -> list[int]:
 def _array_get_item(array: Any, index: Any) -> Any:
     _need_array(array, "first")
     _need(_is_int(index) and index >= 0, "The index must be a non-negative integer")
-    _need(int(index) < len(array), f"The index {int(index)} is out of bounds for an array of {len(array)} items")
+    _need(
+        int(index) < len(array), f"The index {int(index)} is out of bounds for an array of {len(array)} items"
+    )
     return array[int(index)]
 
 

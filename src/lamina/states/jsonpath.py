@@ -109,7 +109,9 @@ def _apply(step: Step, value: Any) -> list[Any]:
     if kind == "slice":
         return value[slice(*arg)] if isinstance(value, list) else []
     if kind == "filter":
-        children = value if isinstance(value, list) else list(value.values()) if isinstance(value, dict) else []
+        children = (
+            value if isinstance(value, list) else list(value.values()) if isinstance(value, dict) else []
+        )
         return [child for child in children if arg.test(child)]
     # descend: the step applied to this value and every value below it
     found: list[Any] = []

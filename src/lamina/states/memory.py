@@ -104,8 +104,15 @@ class Execution:
 
 
 class InMemoryDriver:
-    def __init__(self, machine: StateMachine, runner: TaskRunner, clock: Clock | None = None, *,
-                 rng: random.Random | None = None, new_token: Callable[[], str] | None = None) -> None:
+    def __init__(
+        self,
+        machine: StateMachine,
+        runner: TaskRunner,
+        clock: Clock | None = None,
+        *,
+        rng: random.Random | None = None,
+        new_token: Callable[[], str] | None = None,
+    ) -> None:
         self.machine = machine
         self.interpreter = Interpreter(machine, rng=rng, new_token=new_token)
         self.runner = runner
@@ -114,16 +121,27 @@ class InMemoryDriver:
         if isinstance(self.clock, VirtualClock):
             self.clock.on_sleep = self._wake_all
 
-    def info(self, name: str = "test", account: str = "000000000000", region: str = "us-east-1") -> ExecutionInfo:
+    def info(
+        self, name: str = "test", account: str = "000000000000", region: str = "us-east-1"
+    ) -> ExecutionInfo:
         sm_name = "machine"
         return ExecutionInfo(
-            execution_arn=f"arn:aws:states:{region}:{account}:execution:{sm_name}:{name}", name=name,
+            execution_arn=f"arn:aws:states:{region}:{account}:execution:{sm_name}:{name}",
+            name=name,
             state_machine_arn=f"arn:aws:states:{region}:{account}:stateMachine:{sm_name}",
-            state_machine_name=sm_name, role_arn=f"arn:aws:iam::{account}:role/lamina-states",
+            state_machine_name=sm_name,
+            role_arn=f"arn:aws:iam::{account}:role/lamina-states",
         )
 
-    async def start(self, execution_input: Any, info: ExecutionInfo | None = None, *, run: bool = True,
-                    max_steps: int | None = None, until: float | None = None) -> Execution:
+    async def start(
+        self,
+        execution_input: Any,
+        info: ExecutionInfo | None = None,
+        *,
+        run: bool = True,
+        max_steps: int | None = None,
+        until: float | None = None,
+    ) -> Execution:
         state, step = self.interpreter.start(info or self.info(), execution_input, self.clock.now())
         execution = Execution(state)
         self._apply(execution, step)
@@ -131,8 +149,9 @@ class InMemoryDriver:
             await self.run(execution, max_steps=None if max_steps is None else max_steps - 1, until=until)
         return execution
 
-    async def resume(self, checkpoint: dict[str, Any], history: list[dict[str, Any]] | None = None, *,
-                     run: bool = True) -> Execution:
+    async def resume(
+        self, checkpoint: dict[str, Any], history: list[dict[str, Any]] | None = None, *, run: bool = True
+    ) -> Execution:
         """Continue an execution from a checkpoint taken by any driver, in a fresh interpreter."""
         execution = Execution(ExecutionState.from_json(checkpoint), list(history or []))
         self._apply(execution, Step(effects=self.interpreter.outstanding(execution.state)))
@@ -140,8 +159,9 @@ class InMemoryDriver:
             await self.run(execution)
         return execution
 
-    async def run(self, execution: Execution, *, max_steps: int | None = None,
-                  until: float | None = None) -> Execution:
+    async def run(
+        self, execution: Execution, *, max_steps: int | None = None, until: float | None = None
+    ) -> Execution:
         """Advance until the execution ends, waits for a task token, `max_steps` steps were taken,
         or (virtual clocks) the next thing to happen lies beyond the time `until`."""
         limit = None if max_steps is None else execution.steps + max_steps
@@ -249,16 +269,20 @@ class InMemoryDriver:
     # -- callbacks from outside (SendTaskSuccess & co) -------------------------------------------
 
     def send_task_success(self, execution: Execution, token: str, output: Any) -> None:
-        self._apply(execution, self.interpreter.task_succeeded(execution.state, token, output, self.clock.now()))
+        self._apply(
+            execution, self.interpreter.task_succeeded(execution.state, token, output, self.clock.now())
+        )
 
     def send_task_failure(self, execution: Execution, token: str, error: str, cause: str) -> None:
-        self._apply(execution, self.interpreter.task_failed(execution.state, token, error, cause,
-                                                            self.clock.now()))
+        self._apply(
+            execution, self.interpreter.task_failed(execution.state, token, error, cause, self.clock.now())
+        )
 
     def task_started(self, execution: Execution, token: str, worker_name: str | None) -> None:
         """An activity worker picked the task up (GetActivityTask)."""
-        self._apply(execution, self.interpreter.task_started(execution.state, token, worker_name,
-                                                             self.clock.now()))
+        self._apply(
+            execution, self.interpreter.task_started(execution.state, token, worker_name, self.clock.now())
+        )
 
     def send_task_heartbeat(self, execution: Execution, token: str) -> None:
         self._apply(execution, self.interpreter.task_heartbeat(execution.state, token, self.clock.now()))

@@ -69,53 +69,149 @@ _FIELDS: dict[str, dict[str, set[str]]] = {
         JSONATA: {"Output", "Assign"} | _TRANSITION,
     },
     "Task": {
-        JSONPATH: {"InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Resource", "Retry",
-                   "Catch", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds", "HeartbeatSecondsPath",
-                   "Credentials", "Assign"} | _TRANSITION,
-        JSONATA: {"Arguments", "Output", "Assign", "Resource", "Retry", "Catch", "TimeoutSeconds",
-                  "HeartbeatSeconds", "Credentials"} | _TRANSITION,
+        JSONPATH: {
+            "InputPath",
+            "OutputPath",
+            "ResultPath",
+            "Parameters",
+            "ResultSelector",
+            "Resource",
+            "Retry",
+            "Catch",
+            "TimeoutSeconds",
+            "TimeoutSecondsPath",
+            "HeartbeatSeconds",
+            "HeartbeatSecondsPath",
+            "Credentials",
+            "Assign",
+        }
+        | _TRANSITION,
+        JSONATA: {
+            "Arguments",
+            "Output",
+            "Assign",
+            "Resource",
+            "Retry",
+            "Catch",
+            "TimeoutSeconds",
+            "HeartbeatSeconds",
+            "Credentials",
+        }
+        | _TRANSITION,
     },
     "Choice": {
         JSONPATH: {"Choices", "Default", "InputPath", "OutputPath", "Assign"},
         JSONATA: {"Choices", "Default", "Output", "Assign"},
     },
     "Wait": {
-        JSONPATH: {"InputPath", "OutputPath", "Seconds", "Timestamp", "SecondsPath", "TimestampPath",
-                   "Assign"} | _TRANSITION,
+        JSONPATH: {
+            "InputPath",
+            "OutputPath",
+            "Seconds",
+            "Timestamp",
+            "SecondsPath",
+            "TimestampPath",
+            "Assign",
+        }
+        | _TRANSITION,
         JSONATA: {"Seconds", "Timestamp", "Output", "Assign"} | _TRANSITION,
     },
     "Succeed": {JSONPATH: {"InputPath", "OutputPath"}, JSONATA: {"Output"}},
     "Fail": {JSONPATH: {"Error", "Cause", "ErrorPath", "CausePath"}, JSONATA: {"Error", "Cause"}},
     "Parallel": {
-        JSONPATH: {"InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Branches", "Retry",
-                   "Catch", "Assign"} | _TRANSITION,
+        JSONPATH: {
+            "InputPath",
+            "OutputPath",
+            "ResultPath",
+            "Parameters",
+            "ResultSelector",
+            "Branches",
+            "Retry",
+            "Catch",
+            "Assign",
+        }
+        | _TRANSITION,
         JSONATA: {"Arguments", "Output", "Assign", "Branches", "Retry", "Catch"} | _TRANSITION,
     },
     "Map": {
-        JSONPATH: {"InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "ItemsPath",
-                   "ItemSelector", "Iterator", "ItemProcessor", "MaxConcurrency", "MaxConcurrencyPath",
-                   "ToleratedFailureCount", "ToleratedFailureCountPath", "ToleratedFailurePercentage",
-                   "ToleratedFailurePercentagePath", "ItemReader", "ResultWriter", "ItemBatcher", "Label",
-                   "Retry", "Catch", "Assign"} | _TRANSITION,
-        JSONATA: {"Items", "ItemSelector", "ItemProcessor", "MaxConcurrency", "ToleratedFailureCount",
-                  "ToleratedFailurePercentage", "ItemReader", "ResultWriter", "ItemBatcher", "Label", "Output",
-                  "Assign", "Retry", "Catch"} | _TRANSITION,
+        JSONPATH: {
+            "InputPath",
+            "OutputPath",
+            "ResultPath",
+            "Parameters",
+            "ResultSelector",
+            "ItemsPath",
+            "ItemSelector",
+            "Iterator",
+            "ItemProcessor",
+            "MaxConcurrency",
+            "MaxConcurrencyPath",
+            "ToleratedFailureCount",
+            "ToleratedFailureCountPath",
+            "ToleratedFailurePercentage",
+            "ToleratedFailurePercentagePath",
+            "ItemReader",
+            "ResultWriter",
+            "ItemBatcher",
+            "Label",
+            "Retry",
+            "Catch",
+            "Assign",
+        }
+        | _TRANSITION,
+        JSONATA: {
+            "Items",
+            "ItemSelector",
+            "ItemProcessor",
+            "MaxConcurrency",
+            "ToleratedFailureCount",
+            "ToleratedFailurePercentage",
+            "ItemReader",
+            "ResultWriter",
+            "ItemBatcher",
+            "Label",
+            "Output",
+            "Assign",
+            "Retry",
+            "Catch",
+        }
+        | _TRANSITION,
     },
 }
 _TERMINAL_TYPES = {"Choice", "Succeed", "Fail"}  # these never take Next/End
 
-_STRING_OPS = ("StringEquals", "StringLessThan", "StringGreaterThan", "StringLessThanEquals",
-               "StringGreaterThanEquals")
-_NUMERIC_OPS = ("NumericEquals", "NumericLessThan", "NumericGreaterThan", "NumericLessThanEquals",
-                "NumericGreaterThanEquals")
-_TIMESTAMP_OPS = ("TimestampEquals", "TimestampLessThan", "TimestampGreaterThan", "TimestampLessThanEquals",
-                  "TimestampGreaterThanEquals")
+_STRING_OPS = (
+    "StringEquals",
+    "StringLessThan",
+    "StringGreaterThan",
+    "StringLessThanEquals",
+    "StringGreaterThanEquals",
+)
+_NUMERIC_OPS = (
+    "NumericEquals",
+    "NumericLessThan",
+    "NumericGreaterThan",
+    "NumericLessThanEquals",
+    "NumericGreaterThanEquals",
+)
+_TIMESTAMP_OPS = (
+    "TimestampEquals",
+    "TimestampLessThan",
+    "TimestampGreaterThan",
+    "TimestampLessThanEquals",
+    "TimestampGreaterThanEquals",
+)
 _TYPE_TESTS = ("IsNull", "IsPresent", "IsNumeric", "IsString", "IsBoolean", "IsTimestamp")
 COMPARISON_OPERATORS: tuple[str, ...] = (
-    *_STRING_OPS, *(op + "Path" for op in _STRING_OPS), "StringMatches",
-    *_NUMERIC_OPS, *(op + "Path" for op in _NUMERIC_OPS),
-    "BooleanEquals", "BooleanEqualsPath",
-    *_TIMESTAMP_OPS, *(op + "Path" for op in _TIMESTAMP_OPS),
+    *_STRING_OPS,
+    *(op + "Path" for op in _STRING_OPS),
+    "StringMatches",
+    *_NUMERIC_OPS,
+    *(op + "Path" for op in _NUMERIC_OPS),
+    "BooleanEquals",
+    "BooleanEqualsPath",
+    *_TIMESTAMP_OPS,
+    *(op + "Path" for op in _TIMESTAMP_OPS),
     *_TYPE_TESTS,
 )
 _VARIABLE_NAME = re.compile(r"^[^\W\d]\w*$")
@@ -185,14 +281,17 @@ class _Builder:
             language = JSONPATH
         timeout = raw.get("TimeoutSeconds")
         if timeout is not None and not _positive_int(timeout):
-            self.error("The value for the field 'TimeoutSeconds' must be a positive integer", "/TimeoutSeconds")
+            self.error(
+                "The value for the field 'TimeoutSeconds' must be a positive integer", "/TimeoutSeconds"
+            )
         if "Version" in raw and raw["Version"] != "1.0":
             self.error("The value for the field 'Version' must be \"1.0\"", "/Version")
         root = self.workflow(raw, "", "/", language)
         if root is None:
             return None
-        return StateMachine(text, root, self.workflows, timeout if _positive_int(timeout) else None,
-                            raw.get("Comment"))
+        return StateMachine(
+            text, root, self.workflows, timeout if _positive_int(timeout) else None, raw.get("Comment")
+        )
 
     def workflow(self, raw: Any, prefix: str, key: str, language: str) -> Workflow | None:
         where = prefix or "/"
@@ -218,8 +317,11 @@ class _Builder:
                 self.error(f"Duplicate State name: {name}", location, "DUPLICATE_STATE_NAME")
             self.seen_names.add(name)
             if not name or len(name) > _STATE_NAME_MAX:
-                self.error(f"State name must be 1 to {_STATE_NAME_MAX} characters long: {name}", location,
-                           "INVALID_STATE_NAME")
+                self.error(
+                    f"State name must be 1 to {_STATE_NAME_MAX} characters long: {name}",
+                    location,
+                    "INVALID_STATE_NAME",
+                )
             state = self.state(name, state_raw, location, language)
             if state is not None:
                 states[name] = state
@@ -245,8 +347,10 @@ class _Builder:
             self.error("Value must be one of [JSONPath, JSONata]", f"{loc}/QueryLanguage")
             return None
         if inherited == JSONATA and language == JSONPATH:
-            self.error("A state cannot use JSONPath when the state machine's QueryLanguage is JSONata",
-                       f"{loc}/QueryLanguage")
+            self.error(
+                "A state cannot use JSONPath when the state machine's QueryLanguage is JSONata",
+                f"{loc}/QueryLanguage",
+            )
             return None
         allowed = _FIELDS[kind][language] | _COMMON
         other = JSONATA if language == JSONPATH else JSONPATH
@@ -254,11 +358,19 @@ class _Builder:
             if key in allowed:
                 continue
             if key in _FIELDS[kind][other]:
-                self.error(f"The field \"{key}\" is not supported for {language} states", loc)
+                self.error(f'The field "{key}" is not supported for {language} states', loc)
             else:
-                self.error(f"The field \"{key}\" is not supported for Step Functions", loc)
-        cls = {"Pass": PassState, "Task": TaskState, "Choice": ChoiceState, "Wait": WaitState,
-               "Succeed": SucceedState, "Fail": FailState, "Parallel": ParallelState, "Map": MapState}[kind]
+                self.error(f'The field "{key}" is not supported for Step Functions', loc)
+        cls = {
+            "Pass": PassState,
+            "Task": TaskState,
+            "Choice": ChoiceState,
+            "Wait": WaitState,
+            "Succeed": SucceedState,
+            "Fail": FailState,
+            "Parallel": ParallelState,
+            "Map": MapState,
+        }[kind]
         state = cls(name=name, type=kind, query_language=language, location=loc, comment=raw.get("Comment"))
         if kind not in _TERMINAL_TYPES:
             self._transition(state, raw, loc)
@@ -267,10 +379,15 @@ class _Builder:
             state.output = self._jsonata_field(raw, "Output", loc)
             if kind in ("Task", "Parallel"):
                 state.arguments = self._jsonata_field(raw, "Arguments", loc)
-                if state.arguments is not ABSENT and not isinstance(state.arguments, dict) \
-                        and not jsonata_query.is_expression(state.arguments):
-                    self.error("The value for the field 'Arguments' must be a JSON object or a JSONata expression",
-                               f"{loc}/Arguments")
+                if (
+                    state.arguments is not ABSENT
+                    and not isinstance(state.arguments, dict)
+                    and not jsonata_query.is_expression(state.arguments)
+                ):
+                    self.error(
+                        "The value for the field 'Arguments' must be a JSON object or a JSONata expression",
+                        f"{loc}/Arguments",
+                    )
         else:
             state.input_path = self._path_field(raw, "InputPath", loc)
             state.output_path = self._path_field(raw, "OutputPath", loc)
@@ -305,8 +422,11 @@ class _Builder:
         if "Result" in raw:
             state.result = raw["Result"]
             if _looks_like_path_template(raw["Result"]):
-                self.warn("PASS_RESULT_IS_STATIC",
-                          "Result is static: paths and intrinsic functions in it are not evaluated", f"{loc}/Result")
+                self.warn(
+                    "PASS_RESULT_IS_STATIC",
+                    "Result is static: paths and intrinsic functions in it are not evaluated",
+                    f"{loc}/Result",
+                )
 
     def _task(self, state: TaskState, raw: dict[str, Any], loc: str) -> None:
         if "Resource" not in raw:
@@ -324,11 +444,16 @@ class _Builder:
                 if state.jsonata and jsonata_query.is_expression(value):
                     self._check_jsonata(value, f"{loc}/{field}")
                 elif not _positive_int(value) or value > 99999999:
-                    self.error(f"The value for the field '{field}' must be a positive integer", f"{loc}/{field}")
+                    self.error(
+                        f"The value for the field '{field}' must be a positive integer", f"{loc}/{field}"
+                    )
                 setattr(state, attr, value)
             if f"{field}Path" in raw:
-                setattr(state, f"{attr}_path", self._path_field(raw, f"{field}Path", loc, reference=True,
-                                                                nullable=False))
+                setattr(
+                    state,
+                    f"{attr}_path",
+                    self._path_field(raw, f"{field}Path", loc, reference=True, nullable=False),
+                )
         timeout, heartbeat = state.timeout_seconds, state.heartbeat_seconds
         if _positive_int(timeout) and _positive_int(heartbeat) and heartbeat >= timeout:
             self.error("HeartbeatSeconds must be smaller than TimeoutSeconds", f"{loc}/HeartbeatSeconds")
@@ -362,7 +487,7 @@ class _Builder:
             allowed |= {"Variable", "And", "Or", "Not", *COMPARISON_OPERATORS}
         for key in raw:
             if key not in allowed:
-                self.error(f"The field \"{key}\" is not supported for Step Functions", loc)
+                self.error(f'The field "{key}" is not supported for Step Functions', loc)
         if top:
             if not isinstance(raw.get("Next"), str):
                 self.error("These fields are required: [Next]", loc)
@@ -377,8 +502,10 @@ class _Builder:
                 if jsonata_query.is_expression(rule.condition):
                     self._check_jsonata(rule.condition, f"{loc}/Condition")
                 elif not isinstance(rule.condition, bool):
-                    self.error("The value for the field 'Condition' must be a JSONata expression or a boolean",
-                               f"{loc}/Condition")
+                    self.error(
+                        "The value for the field 'Condition' must be a JSONata expression or a boolean",
+                        f"{loc}/Condition",
+                    )
             if "Output" in raw:
                 rule.output = self._jsonata_field(raw, "Output", loc)
             return rule
@@ -394,7 +521,7 @@ class _Builder:
                 self.error(f"The value for the field '{op}' must be a non-empty array", f"{loc}/{op}")
                 return None
             if "Variable" in raw:
-                self.error("The field \"Variable\" is not supported for Step Functions", loc)
+                self.error('The field "Variable" is not supported for Step Functions', loc)
             for i, child in enumerate(value):
                 child_rule = self._rule(child, f"{loc}/{op}/{i}", jsonata, top=False)
                 if child_rule is not None:
@@ -403,7 +530,7 @@ class _Builder:
         if op == "Not":
             rule.combinator = op
             if "Variable" in raw:
-                self.error("The field \"Variable\" is not supported for Step Functions", loc)
+                self.error('The field "Variable" is not supported for Step Functions', loc)
             child_rule = self._rule(value, f"{loc}/Not", jsonata, top=False)
             if child_rule is not None:
                 rule.children.append(child_rule)
@@ -434,8 +561,9 @@ class _Builder:
     def _wait(self, state: WaitState, raw: dict[str, Any], loc: str) -> None:
         given = [f for f in ("Seconds", "Timestamp", "SecondsPath", "TimestampPath") if f in raw]
         if len(given) != 1:
-            self.error("A Wait state must have exactly one of [Seconds, Timestamp, SecondsPath, TimestampPath]",
-                       loc)
+            self.error(
+                "A Wait state must have exactly one of [Seconds, Timestamp, SecondsPath, TimestampPath]", loc
+            )
             return
         field = given[0]
         value = raw[field]
@@ -447,8 +575,12 @@ class _Builder:
             self.error("The value for the field 'Timestamp' must be a valid timestamp", f"{loc}/Timestamp")
         elif field.endswith("Path"):
             self._path_value(value, field, f"{loc}/{field}", nullable=False)
-        attr = {"Seconds": "seconds", "Timestamp": "timestamp", "SecondsPath": "seconds_path",
-                "TimestampPath": "timestamp_path"}[field]
+        attr = {
+            "Seconds": "seconds",
+            "Timestamp": "timestamp",
+            "SecondsPath": "seconds_path",
+            "TimestampPath": "timestamp_path",
+        }[field]
         setattr(state, attr, value)
 
     def _succeed(self, state: SucceedState, raw: dict[str, Any], loc: str) -> None:
@@ -482,40 +614,54 @@ class _Builder:
         for i, branch in enumerate(branches):
             if isinstance(branch, dict):
                 self._unknown(branch, {"StartAt", "States", "Comment"}, f"{loc}/Branches/{i}")
-            workflow = self.workflow(branch, f"{loc}/Branches/{i}", f"{loc}/Branches/{i}", state.query_language)
+            workflow = self.workflow(
+                branch, f"{loc}/Branches/{i}", f"{loc}/Branches/{i}", state.query_language
+            )
             if workflow is not None:
                 state.branches.append(workflow)
 
     def _map(self, state: MapState, raw: dict[str, Any], loc: str) -> None:
         for unsupported in ("ItemReader", "ResultWriter"):
             if unsupported in raw:
-                self.error(f"The field \"{unsupported}\" is not supported by lamina: Map states read their items "
-                           "from the state input and return results inline", f"{loc}/{unsupported}")
+                self.error(
+                    f'The field "{unsupported}" is not supported by lamina: Map states read their items '
+                    "from the state input and return results inline",
+                    f"{loc}/{unsupported}",
+                )
         if "ItemProcessor" in raw and "Iterator" in raw:
             self.error("These fields cannot be present at the same time: [ItemProcessor, Iterator]", loc)
-        processor_field = "ItemProcessor" if "ItemProcessor" in raw else "Iterator" if "Iterator" in raw else None
+        processor_field = (
+            "ItemProcessor" if "ItemProcessor" in raw else "Iterator" if "Iterator" in raw else None
+        )
         if processor_field is None:
             self.error("These fields are required: [ItemProcessor]", loc)
         else:
             processor = raw[processor_field]
             where = f"{loc}/{processor_field}"
             if isinstance(processor, dict):
-                allowed = {"StartAt", "States", "Comment"} | ({"ProcessorConfig"} if processor_field ==
-                                                              "ItemProcessor" else set())
+                allowed = {"StartAt", "States", "Comment"} | (
+                    {"ProcessorConfig"} if processor_field == "ItemProcessor" else set()
+                )
                 self._unknown(processor, allowed, where)
                 config = processor.get("ProcessorConfig", {})
                 if not isinstance(config, dict):
-                    self.error("The value for the field 'ProcessorConfig' must be a JSON object",
-                               f"{where}/ProcessorConfig")
+                    self.error(
+                        "The value for the field 'ProcessorConfig' must be a JSON object",
+                        f"{where}/ProcessorConfig",
+                    )
                 else:
                     mode = config.get("Mode", "INLINE")
                     if mode not in ("INLINE", "DISTRIBUTED"):
-                        self.error("Value must be one of [INLINE, DISTRIBUTED]", f"{where}/ProcessorConfig/Mode")
+                        self.error(
+                            "Value must be one of [INLINE, DISTRIBUTED]", f"{where}/ProcessorConfig/Mode"
+                        )
                     state.processor_mode = mode
                     for key in config:
                         if key not in ("Mode", "ExecutionType"):
-                            self.error(f"The field \"{key}\" is not supported for Step Functions",
-                                       f"{where}/ProcessorConfig")
+                            self.error(
+                                f'The field "{key}" is not supported for Step Functions',
+                                f"{where}/ProcessorConfig",
+                            )
             state.processor = self.workflow(processor, where, where, state.query_language)
         if "ItemSelector" in raw and "Parameters" in raw:
             self.error("These fields cannot be present at the same time: [ItemSelector, Parameters]", loc)
@@ -526,8 +672,10 @@ class _Builder:
                 if jsonata_query.is_expression(items):
                     self._check_jsonata(items, f"{loc}/Items")
                 elif not isinstance(items, list):
-                    self.error("The value for the field 'Items' must be a JSON array or a JSONata expression",
-                               f"{loc}/Items")
+                    self.error(
+                        "The value for the field 'Items' must be a JSON array or a JSONata expression",
+                        f"{loc}/Items",
+                    )
                 state.items = items
         else:
             state.items_path = self._path_field(raw, "ItemsPath", loc, nullable=False)
@@ -536,26 +684,47 @@ class _Builder:
             state.parameters = ABSENT  # in a Map, Parameters is the legacy name of ItemSelector
         self._number_field(state, raw, loc, "MaxConcurrency", "max_concurrency", 0, None)
         self._number_field(state, raw, loc, "ToleratedFailureCount", "tolerated_failure_count", 0, None)
-        self._number_field(state, raw, loc, "ToleratedFailurePercentage", "tolerated_failure_percentage", 0, 100,
-                           integer=False)
+        self._number_field(
+            state,
+            raw,
+            loc,
+            "ToleratedFailurePercentage",
+            "tolerated_failure_percentage",
+            0,
+            100,
+            integer=False,
+        )
         if "ItemBatcher" in raw:
             batcher = raw["ItemBatcher"]
             if not isinstance(batcher, dict):
-                self.error("The value for the field 'ItemBatcher' must be a JSON object", f"{loc}/ItemBatcher")
+                self.error(
+                    "The value for the field 'ItemBatcher' must be a JSON object", f"{loc}/ItemBatcher"
+                )
             else:
                 for key in batcher:
                     if key not in ("MaxItemsPerBatch", "BatchInput"):
-                        self.error(f"The field \"{key}\" is not supported by lamina", f"{loc}/ItemBatcher")
+                        self.error(f'The field "{key}" is not supported by lamina', f"{loc}/ItemBatcher")
                 size = batcher.get("MaxItemsPerBatch")
                 if size is not None and not _positive_int(size):
-                    self.error("The value for the field 'MaxItemsPerBatch' must be a positive integer",
-                               f"{loc}/ItemBatcher/MaxItemsPerBatch")
+                    self.error(
+                        "The value for the field 'MaxItemsPerBatch' must be a positive integer",
+                        f"{loc}/ItemBatcher/MaxItemsPerBatch",
+                    )
                 state.item_batcher = batcher
         if "Label" in raw:
             state.label = raw["Label"]
 
-    def _number_field(self, state: MapState, raw: dict[str, Any], loc: str, field: str, attr: str, low: int,
-                      high: int | None, integer: bool = True) -> None:
+    def _number_field(
+        self,
+        state: MapState,
+        raw: dict[str, Any],
+        loc: str,
+        field: str,
+        attr: str,
+        low: int,
+        high: int | None,
+        integer: bool = True,
+    ) -> None:
         if field in raw and f"{field}Path" in raw:
             self.error(f"These fields cannot be present at the same time: [{field}, {field}Path]", loc)
         if field in raw:
@@ -563,26 +732,39 @@ class _Builder:
             if state.jsonata and jsonata_query.is_expression(value):
                 self._check_jsonata(value, f"{loc}/{field}")
             else:
-                ok = (_int(value) if integer else isinstance(value, (int, float)) and not isinstance(value, bool))
+                ok = (
+                    _int(value)
+                    if integer
+                    else isinstance(value, (int, float)) and not isinstance(value, bool)
+                )
                 if not ok or value < low or (high is not None and value > high):
                     bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-                    self.error(f"The value for the field '{field}' must be a number {bounds}", f"{loc}/{field}")
+                    self.error(
+                        f"The value for the field '{field}' must be a number {bounds}", f"{loc}/{field}"
+                    )
             setattr(state, attr, value)
         if f"{field}Path" in raw:
-            setattr(state, f"{attr}_path",
-                    self._path_field(raw, f"{field}Path", loc, reference=True, nullable=False))
+            setattr(
+                state,
+                f"{attr}_path",
+                self._path_field(raw, f"{field}Path", loc, reference=True, nullable=False),
+            )
 
     # -- Retry and Catch ----------------------------------------------------------------------
 
     def _error_equals(self, raw: dict[str, Any], loc: str, last: bool) -> list[str]:
         errors = raw.get("ErrorEquals")
         if not isinstance(errors, list) or not errors or not all(isinstance(e, str) for e in errors):
-            self.error("The value for the field 'ErrorEquals' must be a non-empty array of strings",
-                       f"{loc}/ErrorEquals")
+            self.error(
+                "The value for the field 'ErrorEquals' must be a non-empty array of strings",
+                f"{loc}/ErrorEquals",
+            )
             return []
         if "States.ALL" in errors and (len(errors) > 1 or not last):
-            self.error("States.ALL must appear alone in ErrorEquals, and only in the last retrier or catcher",
-                       f"{loc}/ErrorEquals")
+            self.error(
+                "States.ALL must appear alone in ErrorEquals, and only in the last retrier or catcher",
+                f"{loc}/ErrorEquals",
+            )
         return errors
 
     def _retriers(self, raw: Any, loc: str) -> list[Retrier]:
@@ -595,29 +777,48 @@ class _Builder:
             if not isinstance(r, dict):
                 self.error("A retrier must be a JSON object", where)
                 continue
-            self._unknown(r, {"ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds",
-                              "JitterStrategy", "Comment"}, where)
+            self._unknown(
+                r,
+                {
+                    "ErrorEquals",
+                    "IntervalSeconds",
+                    "MaxAttempts",
+                    "BackoffRate",
+                    "MaxDelaySeconds",
+                    "JitterStrategy",
+                    "Comment",
+                },
+                where,
+            )
             retrier = Retrier(self._error_equals(r, where, i == len(raw) - 1))
             if "IntervalSeconds" in r:
                 if not _positive_int(r["IntervalSeconds"]) or r["IntervalSeconds"] > 99999999:
-                    self.error("The value for the field 'IntervalSeconds' must be a positive integer",
-                               f"{where}/IntervalSeconds")
+                    self.error(
+                        "The value for the field 'IntervalSeconds' must be a positive integer",
+                        f"{where}/IntervalSeconds",
+                    )
                 retrier.interval_seconds = r["IntervalSeconds"]
             if "MaxAttempts" in r:
                 if not _int(r["MaxAttempts"]) or not 0 <= r["MaxAttempts"] <= 99999999:
-                    self.error("The value for the field 'MaxAttempts' must be a non-negative integer",
-                               f"{where}/MaxAttempts")
+                    self.error(
+                        "The value for the field 'MaxAttempts' must be a non-negative integer",
+                        f"{where}/MaxAttempts",
+                    )
                 retrier.max_attempts = r["MaxAttempts"]
             if "BackoffRate" in r:
                 rate = r["BackoffRate"]
                 if not isinstance(rate, (int, float)) or isinstance(rate, bool) or rate < 1.0:
-                    self.error("The value for the field 'BackoffRate' must be a number not less than 1.0",
-                               f"{where}/BackoffRate")
+                    self.error(
+                        "The value for the field 'BackoffRate' must be a number not less than 1.0",
+                        f"{where}/BackoffRate",
+                    )
                 retrier.backoff_rate = rate
             if "MaxDelaySeconds" in r:
                 if not _positive_int(r["MaxDelaySeconds"]) or r["MaxDelaySeconds"] > 31622400:
-                    self.error("The value for the field 'MaxDelaySeconds' must be a positive integer",
-                               f"{where}/MaxDelaySeconds")
+                    self.error(
+                        "The value for the field 'MaxDelaySeconds' must be a positive integer",
+                        f"{where}/MaxDelaySeconds",
+                    )
                 retrier.max_delay_seconds = r["MaxDelaySeconds"]
             if "JitterStrategy" in r:
                 if r["JitterStrategy"] not in ("FULL", "NONE"):
@@ -636,7 +837,9 @@ class _Builder:
             if not isinstance(c, dict):
                 self.error("A catcher must be a JSON object", where)
                 continue
-            allowed = {"ErrorEquals", "Next", "Comment", "Assign"} | ({"Output"} if jsonata else {"ResultPath"})
+            allowed = {"ErrorEquals", "Next", "Comment", "Assign"} | (
+                {"Output"} if jsonata else {"ResultPath"}
+            )
             self._unknown(c, allowed, where)
             errors = self._error_equals(c, where, i == len(raw) - 1)
             if not isinstance(c.get("Next"), str):
@@ -656,15 +859,18 @@ class _Builder:
     def _unknown(self, raw: dict[str, Any], allowed: set[str], loc: str) -> None:
         for key in raw:
             if key not in allowed:
-                self.error(f"The field \"{key}\" is not supported for Step Functions", loc or "/")
+                self.error(f'The field "{key}" is not supported for Step Functions', loc or "/")
 
-    def _path_field(self, raw: dict[str, Any], field: str, loc: str, reference: bool = False,
-                    nullable: bool = True) -> Any:
+    def _path_field(
+        self, raw: dict[str, Any], field: str, loc: str, reference: bool = False, nullable: bool = True
+    ) -> Any:
         if field not in raw:
             return ABSENT
         return self._path_value(raw[field], field, f"{loc}/{field}", reference=reference, nullable=nullable)
 
-    def _path_value(self, value: Any, field: str, loc: str, reference: bool = False, nullable: bool = True) -> Any:
+    def _path_value(
+        self, value: Any, field: str, loc: str, reference: bool = False, nullable: bool = True
+    ) -> Any:
         if value is None and nullable:
             return None
         ok = isinstance(value, str) and (is_reference_path(value) if reference else _valid_path(value))
@@ -692,12 +898,18 @@ class _Builder:
                 self._dollar_value(key, item, loc)
             else:
                 if isinstance(item, str) and (item.startswith("$.") or item.startswith("States.")):
-                    self.warn("NO_DOLLAR", f"The field '{key}' looks like a path or an intrinsic function but "
-                              "its name does not end with '.$'", f"{loc}/{key}")
+                    self.warn(
+                        "NO_DOLLAR",
+                        f"The field '{key}' looks like a path or an intrinsic function but "
+                        "its name does not end with '.$'",
+                        f"{loc}/{key}",
+                    )
                 self._template(item, f"{loc}/{key}")
 
     def _dollar_value(self, key: str, item: Any, loc: str) -> None:
-        message = f"The value for the field '{key}' must be a valid JSONPath or a valid intrinsic function call"
+        message = (
+            f"The value for the field '{key}' must be a valid JSONPath or a valid intrinsic function call"
+        )
         if not isinstance(item, str):
             self.error(message, loc)
         elif intrinsics.is_intrinsic(item):
@@ -709,8 +921,11 @@ class _Builder:
         try:
             intrinsics.parse_call(text)
         except intrinsics.IntrinsicSyntaxError as e:
-            self.error(f"The value for the field '{field}' must be a valid JSONPath or a valid intrinsic function "
-                       f"call ({e})", loc)
+            self.error(
+                f"The value for the field '{field}' must be a valid JSONPath or a valid intrinsic function "
+                f"call ({e})",
+                loc,
+            )
 
     def _assign(self, raw: Any, loc: str, jsonata: bool) -> dict[str, Any] | None:
         if not isinstance(raw, dict):
@@ -748,7 +963,9 @@ class _Builder:
         try:
             jsonata_query.check_syntax(value)
         except jsonata_query.JsonataSyntaxError as e:
-            self.error(f"The JSONata expression '{jsonata_query.expression_body(value)}' is not valid: {e}", loc)
+            self.error(
+                f"The JSONata expression '{jsonata_query.expression_body(value)}' is not valid: {e}", loc
+            )
 
 
 def _valid_path(text: str) -> bool:

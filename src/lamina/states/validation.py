@@ -70,8 +70,11 @@ def _workflow_diagnostics(workflow: Workflow) -> list[Diagnostic]:
     states = workflow.states
     prefix = _prefix(workflow)
     if workflow.start_at not in states:
-        out.append(Diagnostic(ERROR, MISSING_TARGET, f"Missing 'StartAt' target: {workflow.start_at}",
-                              f"{prefix}/StartAt"))
+        out.append(
+            Diagnostic(
+                ERROR, MISSING_TARGET, f"Missing 'StartAt' target: {workflow.start_at}", f"{prefix}/StartAt"
+            )
+        )
     for state in states.values():
         for target, where in _transitions(state):
             if target not in states:
@@ -88,8 +91,9 @@ def _workflow_diagnostics(workflow: Workflow) -> list[Diagnostic]:
     if reachable:
         for name, state in states.items():
             if name not in reachable:
-                out.append(Diagnostic(ERROR, MISSING_TARGET, f"State \"{name}\" is not reachable.", state.location))
+                out.append(
+                    Diagnostic(ERROR, MISSING_TARGET, f'State "{name}" is not reachable.', state.location)
+                )
     if not any(s.end or s.type in ("Succeed", "Fail") for s in states.values()):
         out.append(Diagnostic(ERROR, "MISSING_END_STATE", "Workflow has no terminal state", prefix or "/"))
     return out
-
