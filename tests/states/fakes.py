@@ -38,6 +38,7 @@ class ScriptedTaskRunner:
         self.script = _Script(behaviours)
         self.clock = clock
         self.requests: list[TaskRequest] = []
+        self.cancelled: list[str] = []
 
     async def run(self, request: TaskRequest) -> TaskOutcome:
         self.requests.append(request)
@@ -54,7 +55,7 @@ class ScriptedTaskRunner:
         return TaskOutcome.succeeded(behaviour.get("output"))
 
     async def cancel(self, task_token: str) -> None:
-        return None
+        self.cancelled.append(task_token)
 
 
 class _LambdaServiceError(AwsError):

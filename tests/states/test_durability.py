@@ -224,8 +224,9 @@ def test_wait_for_task_token_then_success_after_resume() -> None:
 
 
 def test_heartbeat_missed_while_waiting_for_token() -> None:
-    driver, _ = _driver(CALLBACK_MACHINE, {"Ask": [{"pending": True}]})
+    driver, runner = _driver(CALLBACK_MACHINE, {"Ask": [{"pending": True}]})
     execution = asyncio.run(driver.start({}))
+    assert runner.cancelled == ["token-1"]  # the runner hears that the token is dead
     assert execution.status == "FAILED"
     assert execution.state.error == "States.HeartbeatTimeout"
     assert execution.state.stop_time == START + 60

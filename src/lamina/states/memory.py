@@ -118,6 +118,7 @@ class InMemoryDriver:
         self.runner = runner
         self.clock: Any = clock or VirtualClock()
         self._live: set[Execution] = set()
+        self._background: set[asyncio.Task[None]] = set()  # runner.cancel calls under way
         if isinstance(self.clock, VirtualClock):
             self.clock.on_sleep = self._wake_all
 
@@ -253,6 +254,15 @@ class InMemoryDriver:
                 task = execution.in_flight.pop(effect.task_token, None)
                 if task is not None:
                     task.cancel()
+                self._tell_runner_cancelled(effect.task_token)
+
+    def _tell_runner_cancelled(self, token: str) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # called outside the event loop: nobody is waiting on the runner anyway
+        self._background.add(task := loop.create_task(self.runner.cancel(token)))
+        task.add_done_callback(self._background.discard)
 
     async def _run_task(self, execution: Execution, request: TaskRequest) -> None:
         try:
