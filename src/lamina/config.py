@@ -50,6 +50,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("async_retry_base_seconds", 60.0, float,
             "Spacing of asynchronous retries after function errors: retry n waits about n times this "
             "(AWS: about 1 minute, then 2)."),
+    Setting("states_activity_poll_seconds", 60.0, float,
+            "How long GetActivityTask holds a poll open before answering with no task (AWS: 60)."),
     Setting("idle_environment_seconds", 600, int, "Idle execution environments are reaped after this long."),
     Setting("sandbox", "auto", str,
             "Isolation mode: `bwrap` (namespaces + cgroups), `process` (no isolation, warns at start) "
@@ -73,6 +75,7 @@ class Config:
     max_timeout: int = 900
     concurrency_limit: int = 1000
     async_retry_base_seconds: float = 60.0
+    states_activity_poll_seconds: float = 60.0
     idle_environment_seconds: int = 600
     sandbox: str = "auto"
     sandbox_uid: int = 64000

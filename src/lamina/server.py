@@ -22,6 +22,7 @@ from lamina.api.lambda_operations import lambda_operations
 from lamina.api.lambda_rest import RestJsonAdapter
 from lamina.api.logs_operations import logs_operations
 from lamina.api.sigv4 import Authenticator
+from lamina.api.states_operations import states_operations
 from lamina.config import Config
 from lamina.control.aliases import AliasService
 from lamina.control.code_urls import CodeUrlSigner
@@ -48,6 +49,7 @@ from lamina.observability.logs_service import LogsService
 from lamina.observability.metrics import Metrics
 from lamina.sandbox.pool import EnvironmentPool
 from lamina.sandbox.runtimes.detect import detect_runtimes
+from lamina.states.service.stepfunctions import StepFunctions
 from lamina.store.blobs import BlobStore
 from lamina.store.group_commit import GroupCommitter
 from lamina.store.state import StateStore
@@ -105,11 +107,14 @@ class Lamina:
         self.dispatcher = AsyncDispatcher(self.async_queue, self.outbox, self.async_history, self.metrics,
                                           self.functions, self.invoke, config.async_retry_base_seconds)
         self.invoke.async_events = self.dispatcher
+        self.states = StepFunctions(self.store, self.commits, self.invoke, config.states_activity_poll_seconds)
         rest = RestJsonAdapter(load_service_model("lambda"), lambda_operations(
             self.functions, self.invoke, VersionService(self.functions), AliasService(self.functions), self.layers,
             PolicyService(self.functions), self.concurrency, EventInvokeConfigService(self.functions)))
         json_services = {
             "Logs_20140328": JsonProtocolAdapter(load_service_model("logs"), logs_operations(LogsService(self.logs))),
+            "AWSStepFunctions": JsonProtocolAdapter(load_service_model("stepfunctions"),
+                                                    states_operations(self.states)),
         }
         authenticator = Authenticator(config, self.sessions)
         internal = InternalRoutes(self.health, self.blobs, code_urls, self.reset if config.dev else None,
@@ -130,10 +135,12 @@ class Lamina:
         await self.provisioned.start()
         await self.outbox.start()
         await self.dispatcher.start()
+        await self.states.start()
         log.info("lamina %s ready on %s:%d (data in %s; runtimes: %s)", __version__, self.config.host,
                  self.config.port, self.config.data_dir, ", ".join(self.functions.offered_runtimes))
 
     async def close(self) -> None:
+        await self.states.close()
         await self.dispatcher.close()
         await self.outbox.close()
         await self.provisioned.close()
@@ -146,6 +153,7 @@ class Lamina:
 
     async def reset(self) -> None:
         """Development reset: every account starts empty again."""
+        await self.states.reset()
         await self.functions.reset()
         self.layers.reset()
         self.dispatcher.wipe()
@@ -173,7 +181,8 @@ def platform_environment(config: Config) -> dict[str, str]:
     place: lamina itself for the services it serves, the operator's endpoints for the rest."""
     host = "127.0.0.1" if config.host in ("0.0.0.0", "::", "") else config.host
     own = f"http://{host}:{config.port}"
-    return {**config.aws_endpoints, "AWS_ENDPOINT_URL_LAMBDA": own, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": own}
+    return {**config.aws_endpoints, "AWS_ENDPOINT_URL_LAMBDA": own, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": own,
+            "AWS_ENDPOINT_URL_SFN": own}
 
 
 def serve(config: Config) -> None:
