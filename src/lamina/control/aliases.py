@@ -9,6 +9,7 @@ from lamina.context import RequestContext
 from lamina.control import function_config as fc
 from lamina.control.arns import LATEST, FunctionRef, function_arn, parse_function_ref
 from lamina.control.function_model import Alias, Function
+from lamina.control.pagination import page
 from lamina.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,
@@ -18,9 +19,6 @@ from lamina.errors import (
 
 if TYPE_CHECKING:
     from lamina.control.functions import FunctionService
-
-LIST_PAGE_LIMIT = 50
-
 
 def alias_configuration(function: Function, alias: Alias) -> dict[str, Any]:
     shown: dict[str, Any] = {"AliasArn": function.alias_arn(alias.name), "Name": alias.name,
@@ -146,13 +144,8 @@ class AliasService:
         if params.get("FunctionVersion"):
             aliases = [a for a in aliases
                        if a.function_version == params["FunctionVersion"] or params["FunctionVersion"] in a.weights]
-        names = [a.name for a in aliases]
-        if params.get("Marker") and params["Marker"] not in names:
-            raise InvalidParameterValueException("Invalid pagination marker.")
-        start = names.index(params["Marker"]) + 1 if params.get("Marker") else 0
-        limit = min(params.get("MaxItems") or LIST_PAGE_LIMIT, LIST_PAGE_LIMIT)
-        page = aliases[start:start + limit]
-        result: dict[str, Any] = {"Aliases": [alias_configuration(function, a) for a in page]}
-        if start + limit < len(aliases):
-            result["NextMarker"] = page[-1].name
+        shown, marker = page([a.name for a in aliases], aliases, params)
+        result: dict[str, Any] = {"Aliases": [alias_configuration(function, a) for a in shown]}
+        if marker:
+            result["NextMarker"] = marker
         return result

@@ -14,6 +14,7 @@ from lamina.context import RequestContext
 from lamina.control.arns import LATEST, function_arn, parse_function_ref
 from lamina.control.function_model import Function, ProvisionedConfig, aws_timestamp
 from lamina.control.packages import TOTAL_CODE_SIZE_LIMIT, UNZIPPED_LIMIT, ZIPPED_LIMIT
+from lamina.control.pagination import page
 from lamina.errors import (
     InvalidParameterValueException,
     ProvisionedConcurrencyConfigNotFoundException,
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from lamina.control.functions import FunctionService
 
 UNRESERVED_MINIMUM = 100
-LIST_PAGE_LIMIT = 50
 
 # Called with the function whose reserved or provisioned concurrency changed.
 ConcurrencyListener = Callable[[Function], None]
@@ -177,16 +177,11 @@ class ConcurrencyService:
     async def list_provisioned_concurrency_configs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         function = self._function(ctx, params["FunctionName"])
         qualifiers = sorted(function.provisioned)
-        marker = params.get("Marker")
-        if marker and marker not in qualifiers:
-            raise InvalidParameterValueException("Invalid pagination marker.")
-        start = qualifiers.index(marker) + 1 if marker else 0
-        limit = min(params.get("MaxItems") or LIST_PAGE_LIMIT, LIST_PAGE_LIMIT)
-        page = qualifiers[start:start + limit]
+        shown, marker = page(qualifiers, qualifiers, params)
         result: dict[str, Any] = {"ProvisionedConcurrencyConfigs": [
-            self._shape(function, q, function.provisioned[q], listed=True) for q in page]}
-        if start + limit < len(qualifiers):
-            result["NextMarker"] = page[-1]
+            self._shape(function, q, function.provisioned[q], listed=True) for q in shown]}
+        if marker:
+            result["NextMarker"] = marker
         return result
 
     async def record_allocation(self, function: Function, qualifier: str, config: ProvisionedConfig,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from lamina.context import RequestContext
 from lamina.control.arns import LATEST, function_arn, parse_function_ref
 from lamina.control.function_model import Function
+from lamina.control.pagination import page
 from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
 
 if TYPE_CHECKING:
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
 
 DEFAULT_RETRIES = 2
 DEFAULT_MAX_AGE = 21_600
-LIST_PAGE_LIMIT = 50
 _DESTINATION = re.compile(r"arn:aws[a-zA-Z-]*:(sqs|sns|lambda|events|s3):")
 
 
@@ -125,14 +125,9 @@ class EventInvokeConfigService:
         ref = parse_function_ref(ctx, params["FunctionName"])
         function = self.functions.find(ref)
         qualifiers = sorted(function.event_invoke_configs)
-        marker = params.get("Marker")
-        if marker and marker not in qualifiers:
-            raise InvalidParameterValueException("Invalid pagination marker.")
-        start = qualifiers.index(marker) + 1 if marker else 0
-        limit = min(params.get("MaxItems") or LIST_PAGE_LIMIT, LIST_PAGE_LIMIT)
-        page = qualifiers[start:start + limit]
+        shown, marker = page(qualifiers, qualifiers, params)
         result: dict[str, Any] = {"FunctionEventInvokeConfigs": [
-            self._shape(function, q, function.event_invoke_configs[q]) for q in page]}
-        if start + limit < len(qualifiers):
-            result["NextMarker"] = page[-1]
+            self._shape(function, q, function.event_invoke_configs[q]) for q in shown]}
+        if marker:
+            result["NextMarker"] = marker
         return result

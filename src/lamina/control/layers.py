@@ -6,7 +6,6 @@ that already reference it keep its content (their configuration holds the packag
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,13 +17,13 @@ from lamina.control.code_source import package_bytes
 from lamina.control.code_urls import CodeUrlSigner
 from lamina.control.function_model import Policy, aws_timestamp
 from lamina.control.packages import CodePackage, unzipped_size
+from lamina.control.pagination import page
 from lamina.control.policies import add_statement, allows, policy_document, principal_of, remove_statement
 from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
 from lamina.store.blobs import BlobStore
 from lamina.store.state import Put, StateStore
 
 KIND = "layer"
-LIST_PAGE_LIMIT = 50
 _LAYER_ARN = re.compile(r"arn:aws[a-zA-Z-]*:lambda:([a-z0-9-]+):(\d{12}):layer:([a-zA-Z0-9_-]+)")
 _LAYER_VERSION_ARN = re.compile(_LAYER_ARN.pattern + r":([0-9]+)")
 _NOT_FOUND = "The resource you requested does not exist."
@@ -216,8 +215,8 @@ class LayerService:
         versions = [] if layer is None or account != ctx.account_id else sorted(
             (v for v in layer.versions.values() if not v.deleted and self._matches(v, params)),
             key=lambda v: -v.number)
-        page, marker = _page([str(v.number) for v in versions], versions, params)
-        result: dict[str, Any] = {"LayerVersions": [self._version_shape(ctx, layer, v, content=False) for v in page]}
+        shown, marker = page([str(v.number) for v in versions], versions, params)
+        result: dict[str, Any] = {"LayerVersions": [self._version_shape(ctx, layer, v, content=False) for v in shown]}
         if marker:
             result["NextMarker"] = marker
         return result
@@ -230,11 +229,11 @@ class LayerService:
             matching = [v for v in layer.versions.values() if not v.deleted and self._matches(v, params)]
             if matching:
                 entries.append((layer, max(matching, key=lambda v: v.number)))
-        page, marker = _page([layer.name for layer, _ in entries], entries, params)
+        shown, marker = page([layer.name for layer, _ in entries], entries, params)
         result: dict[str, Any] = {"Layers": [
             {"LayerName": layer.name, "LayerArn": layer.arn,
              "LatestMatchingVersion": self._version_shape(ctx, layer, version, content=False)}
-            for layer, version in page]}
+            for layer, version in shown]}
         if marker:
             result["NextMarker"] = marker
         return result
@@ -270,18 +269,3 @@ class LayerService:
             layer, version = self._own_version(ctx, params)
             version.policy = remove_statement(version.policy, params["StatementId"], params.get("RevisionId"))
             await self._save(layer)
-
-
-def _page(keys: list[str], items: list, params: dict[str, Any]) -> tuple[list, str | None]:
-    marker = params.get("Marker")
-    if marker and marker not in keys:
-        raise InvalidParameterValueException("Invalid pagination marker.")
-    start = keys.index(marker) + 1 if marker else 0
-    limit = min(params.get("MaxItems") or LIST_PAGE_LIMIT, LIST_PAGE_LIMIT)
-    page = items[start:start + limit]
-    return page, (keys[start + limit - 1] if start + limit < len(items) else None)
-
-
-def layer_set_key(blobs: tuple[str, ...]) -> str:
-    """The name of the merged `/opt` tree of an ordered set of layer packages."""
-    return hashlib.sha256("/".join(blobs).encode()).hexdigest()

@@ -85,22 +85,7 @@ class CodeCache:
 
     def extract(self, blob: str) -> Path:
         """Idempotent; a half-written extraction is never visible under the final name."""
-        target = self.path(blob)
-        if target.is_dir():
-            return target
-        staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".extract-"))
-        try:
-            with zipfile.ZipFile(self.blobs.path(blob)) as archive:
-                for info in archive.infolist():
-                    _extract_member(archive, info, staging)
-            os.chmod(staging, 0o755)
-            os.rename(staging, target)
-        except FileExistsError:
-            shutil.rmtree(staging, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        return target
+        return self._extract(self.path(blob), (blob,))
 
     def layers_path(self, blobs: tuple[str, ...]) -> Path:
         return self.root / ("opt-" + hashlib.sha256("/".join(blobs).encode()).hexdigest())
@@ -108,7 +93,9 @@ class CodeCache:
     def extract_layers(self, blobs: tuple[str, ...]) -> Path:
         """One merged `/opt` tree per ordered set of layers: later layers overwrite earlier
         files. Built once and shared by every environment using that set."""
-        target = self.layers_path(blobs)
+        return self._extract(self.layers_path(blobs), blobs)
+
+    def _extract(self, target: Path, blobs: tuple[str, ...]) -> Path:
         if target.is_dir():
             return target
         staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".extract-"))
@@ -119,7 +106,7 @@ class CodeCache:
                         _extract_member(archive, info, staging)
             os.chmod(staging, 0o755)
             os.rename(staging, target)
-        except FileExistsError:
+        except FileExistsError:  # another extraction of the same content won the race
             shutil.rmtree(staging, ignore_errors=True)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)

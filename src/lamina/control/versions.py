@@ -11,6 +11,7 @@ from lamina.context import RequestContext
 from lamina.control import function_config as fc
 from lamina.control.arns import LATEST, FunctionRef, function_arn, parse_function_ref
 from lamina.control.function_model import Deployment, Function, FunctionVersion, aws_timestamp, public_config
+from lamina.control.pagination import page
 from lamina.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,
@@ -20,8 +21,6 @@ from lamina.errors import (
 
 if TYPE_CHECKING:
     from lamina.control.functions import FunctionService
-
-LIST_PAGE_LIMIT = 50
 
 # Fields that describe a version rather than what it runs: they never make a new version.
 _IDENTITY_FIELDS = ("FunctionArn", "Version", "RevisionId", "LastModified", "Description", "State", "StateReason",
@@ -103,14 +102,10 @@ class VersionService:
         ref = self._unqualified(ctx, params["FunctionName"])
         function = self.functions.find(ref)
         keys = [LATEST] + [str(n) for n in published_numbers(function)]
-        start = keys.index(params["Marker"]) + 1 if params.get("Marker") in keys else 0
-        if params.get("Marker") and params["Marker"] not in keys:
-            raise InvalidParameterValueException("Invalid pagination marker.")
-        limit = min(params.get("MaxItems") or LIST_PAGE_LIMIT, LIST_PAGE_LIMIT)
-        page = keys[start:start + limit]
-        result: dict[str, Any] = {"Versions": [_listed(function.versions[k].config) for k in page]}
-        if start + limit < len(keys):
-            result["NextMarker"] = page[-1]
+        shown, marker = page(keys, keys, params)
+        result: dict[str, Any] = {"Versions": [_listed(function.versions[k].config) for k in shown]}
+        if marker:
+            result["NextMarker"] = marker
         return result
 
 

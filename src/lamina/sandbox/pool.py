@@ -103,7 +103,7 @@ class EnvironmentPool:
         agent = agent_command.for_sandbox(bwrap.SYSTEM_DIRS) if isolation.mode == "bwrap" else agent_command.for_process()
         self.host = Host(isolation, self.sandbox_uid, self.sandbox_uid, cgroups, agent, work_dir)
         if isolation.mode == "bwrap":
-            shutil.rmtree(self.host.scratch_dir, ignore_errors=True)
+            await loop.run_in_executor(None, scratch.clear, self.host.scratch_dir)
             unsupported = await loop.run_in_executor(None, scratch.unsupported_reason, self.host.scratch_dir)
             self.host.disk_backed_tmp = unsupported is None
             if unsupported:

@@ -75,6 +75,16 @@ class ScratchDisk:
             self.fd = -1
 
 
+def clear(directory: Path) -> None:
+    """Remove what a crashed lamina left in `directory`: a mount caught between being made
+    and being detached, and its image."""
+    if directory.exists():
+        for mountpoint in directory.glob("*.mnt"):
+            if os.path.ismount(mountpoint):
+                subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True, timeout=60)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
 def unsupported_reason(directory: Path) -> str | None:
     """Why scratch disks cannot be made here (then /tmp is a tmpfs), or None."""
     if shutil.which("mkfs.ext4") is None or shutil.which("mount") is None:
