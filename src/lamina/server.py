@@ -35,6 +35,7 @@ from lamina.control.packages import CodeCache
 from lamina.control.policies import PolicyService
 from lamina.control.versions import VersionService
 from lamina.credentials import SessionCredentials
+from lamina.events.service import EventSourceMappingService
 from lamina.invoke.async_dispatch import AsyncDispatcher
 from lamina.invoke.async_history import AsyncHistory
 from lamina.invoke.async_queue import AsyncQueue
@@ -104,9 +105,12 @@ class Lamina:
         self.dispatcher = AsyncDispatcher(self.async_queue, self.outbox, self.async_history, self.metrics,
                                           self.functions, self.invoke, config.async_retry_base_seconds)
         self.invoke.async_events = self.dispatcher
+        self.event_source_mappings = EventSourceMappingService(config, self.store, self.commits, self.functions,
+                                                               self.invoke, self.metrics, self.outbox)
         rest = RestJsonAdapter(load_service_model("lambda"), lambda_operations(
             self.functions, self.invoke, VersionService(self.functions), AliasService(self.functions), self.layers,
-            PolicyService(self.functions), self.concurrency, EventInvokeConfigService(self.functions)))
+            PolicyService(self.functions), self.concurrency, EventInvokeConfigService(self.functions),
+            self.event_source_mappings))
         json_services = {
             "Logs_20140328": JsonProtocolAdapter(load_service_model("logs"), logs_operations(LogsService(self.logs))),
         }
@@ -125,10 +129,12 @@ class Lamina:
         await self.pool.start()
         await self.outbox.start()
         await self.dispatcher.start()
+        await self.event_source_mappings.start()
         log.info("lamina %s ready on %s:%d (data in %s; runtimes: %s)", __version__, self.config.host,
                  self.config.port, self.config.data_dir, ", ".join(self.functions.offered_runtimes))
 
     async def close(self) -> None:
+        await self.event_source_mappings.close()
         await self.dispatcher.close()
         await self.outbox.close()
         await self.pool.close()
@@ -140,6 +146,7 @@ class Lamina:
 
     async def reset(self) -> None:
         """Development reset: every account starts empty again."""
+        await self.event_source_mappings.reset()
         await self.functions.reset()
         self.layers.reset()
         self.dispatcher.wipe()

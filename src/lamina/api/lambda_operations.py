@@ -11,14 +11,17 @@ from lamina.control.functions import FunctionService
 from lamina.control.layers import LayerService
 from lamina.control.policies import PolicyService
 from lamina.control.versions import VersionService
+from lamina.events.service import EventSourceMappingService
 from lamina.invoke.service import InvokeService
 
 
 def lambda_operations(functions: FunctionService, invoke: InvokeService, versions: VersionService,
                       aliases: AliasService, layers: LayerService, policies: PolicyService,
                       concurrency: ConcurrencyService,
-                      event_invoke_configs: EventInvokeConfigService) -> dict[str, OperationHandler]:
-    return {
+                      event_invoke_configs: EventInvokeConfigService,
+                      event_source_mappings: EventSourceMappingService | None = None
+                      ) -> dict[str, OperationHandler]:
+    operations: dict[str, OperationHandler] = {
         "Invoke": invoke.invoke,
         "InvokeAsync": invoke.invoke_async,
         "PutFunctionEventInvokeConfig": event_invoke_configs.put_function_event_invoke_config,
@@ -64,3 +67,12 @@ def lambda_operations(functions: FunctionService, invoke: InvokeService, version
         "DeleteProvisionedConcurrencyConfig": concurrency.delete_provisioned_concurrency_config,
         "ListProvisionedConcurrencyConfigs": concurrency.list_provisioned_concurrency_configs,
     }
+    if event_source_mappings is not None:
+        operations.update({
+            "CreateEventSourceMapping": event_source_mappings.create_event_source_mapping,
+            "GetEventSourceMapping": event_source_mappings.get_event_source_mapping,
+            "UpdateEventSourceMapping": event_source_mappings.update_event_source_mapping,
+            "DeleteEventSourceMapping": event_source_mappings.delete_event_source_mapping,
+            "ListEventSourceMappings": event_source_mappings.list_event_source_mappings,
+        })
+    return operations
