@@ -17,7 +17,9 @@ BROKER_ARN = "arn:aws:mq:us-east-1:000000000000:broker:lamina-test:b-0f1e2d3c-4b
 MARKER = "EVENT "
 
 # Logs every event it gets; `behaviour(event)` (source text) decides the result.
-RECORDER = """import json
+RECORDER = """import base64
+import json
+import time
 
 def handler(event, context):
     print({marker!r} + json.dumps(event))

@@ -56,3 +56,41 @@ def test_sqs_mappings_resume_with_their_state(restartable, aws):
         QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"]
         == "0", what="queue drained")
     assert len(logged_events(lam, "resumes")) == 2
+
+
+def test_stream_checkpoints_neither_skip_nor_replay(restartable, aws):
+    import base64
+    import json
+
+    lam = restartable()
+    client = lam.client()
+    deploy(client, "checkpointed")
+    stream = unique("restart")
+    kinesis = aws.client("kinesis")
+    kinesis.create_stream(StreamName=stream, ShardCount=1)
+    arn = kinesis.describe_stream(StreamName=stream)["StreamDescription"]["StreamARN"]
+
+    def put(numbers: range) -> None:
+        for n in numbers:
+            kinesis.put_record(StreamName=stream, Data=json.dumps({"n": n}).encode(), PartitionKey="k")
+
+    def delivered(server: LaminaServer) -> list[int]:
+        return [json.loads(base64.b64decode(r["kinesis"]["data"]))["n"]
+                for e in logged_events(server, "checkpointed") for r in e["Records"]]
+
+    put(range(5))
+    uuid = client.create_event_source_mapping(EventSourceArn=arn, FunctionName="checkpointed",
+                                              StartingPosition="LATEST", BatchSize=2)["UUID"]
+    wait_for_state(client, uuid, "Enabled")
+    # LATEST: what was there before the mapping is not read.
+    put(range(5, 10))
+    wait_for(lambda: delivered(lam) == list(range(5, 10)), what="records 5-9")
+    lam.stop()
+
+    put(range(10, 15))
+    lam = restartable()
+    wait_for(lambda: len(delivered(lam)) >= 10, what="records written while lamina was down")
+    assert delivered(lam) == list(range(5, 15))
+    put(range(15, 17))
+    wait_for(lambda: len(delivered(lam)) >= 12, what="records after the restart")
+    assert delivered(lam) == list(range(5, 17))

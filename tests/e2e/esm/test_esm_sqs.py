@@ -155,7 +155,7 @@ def test_fifo_order_per_message_group(client, lam, aws):
 
 def test_several_batches_in_flight_up_to_maximum_concurrency(client, lam, aws):
     name = "sqs-concurrent"
-    deploy(client, name, "    import time\n    time.sleep(1.5)\n    return {}", Timeout=10)
+    deploy(client, name, "    time.sleep(1.5)\n    return {}", Timeout=10)
     url, arn = aws.queue(unique("wide"))
     aws.client("sqs").send_message_batch(QueueUrl=url, Entries=[
         {"Id": str(i), "MessageBody": str(i)} for i in range(8)])
