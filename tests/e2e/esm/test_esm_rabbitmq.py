@@ -13,7 +13,16 @@ from urllib.parse import urlsplit
 
 import aio_pika
 import pytest
-from esm_helpers import BROKER_ARN, deploy, logged_events, rabbitmq_url, reachable, unique, wait_for, wait_for_events
+from esm_helpers import (
+    BROKER_ARN,
+    deploy,
+    logged_events,
+    rabbitmq_url,
+    reachable,
+    unique,
+    wait_for,
+    wait_for_events,
+)
 
 _broker = urlsplit(rabbitmq_url())
 pytestmark = pytest.mark.skipif(not reachable(_broker.hostname or "127.0.0.1", _broker.port or 5672),
