@@ -104,3 +104,19 @@ def test_failing_batch_is_retried_then_sent_on_failure(client, lam, kafka, aws):
     assert info["recordsInfo"][f"{topic}-0"]["firstRecordOffset"] == "0"
     assert len(records_of(logged_events(lam, name))) == 2
     wait_for(lambda: committed(kafka, topic, group) == 1, what="the partition moved on")
+
+
+def test_latest_starts_after_existing_records(client, lam, kafka):
+    name, topic, group = "kafka-latest", unique("topic"), unique("group")
+    deploy(client, name)
+    produce(kafka, topic, [(None, b"old", [])])
+    uuid = client.create_event_source_mapping(
+        FunctionName=name, Topics=[topic], StartingPosition="LATEST",
+        SelfManagedEventSource={"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": [kafka]}},
+        SelfManagedKafkaEventSourceConfig={"ConsumerGroupId": group})["UUID"]
+    # The starting position is committed as soon as the partition is assigned.
+    wait_for(lambda: committed(kafka, topic, group) == 1, what="the LATEST position committed")
+    produce(kafka, topic, [(None, b"new", [])])
+    events = wait_for_events(lam, name, 1, records=lambda e: records_of([e]))
+    assert [base64.b64decode(r["value"]) for r in records_of(events)] == [b"new"]
+    assert client.get_event_source_mapping(UUID=uuid)["LastProcessingResult"] == "OK"

@@ -37,9 +37,11 @@ MAX_RETRY_DELAY_SECONDS = 30.0
 _SASL = {"BASIC_AUTH": "PLAIN", "SASL_SCRAM_256_AUTH": "SCRAM-SHA-256", "SASL_SCRAM_512_AUTH": "SCRAM-SHA-512"}
 
 
-class _StartAt(ConsumerRebalanceListener):
-    """StartingPosition AT_TIMESTAMP: partitions with no committed offset start at the
-    first record at or after the timestamp."""
+class _StartingPosition(ConsumerRebalanceListener):
+    """Partitions the group has no committed offset for start at the StartingPosition
+    (AT_TIMESTAMP: the first record at or after the timestamp), and that position is
+    committed at once: a restart before the first batch resumes there instead of taking
+    a new LATEST and skipping what arrived meanwhile."""
 
     def __init__(self, poller: KafkaPoller) -> None:
         self.poller = poller
@@ -49,18 +51,20 @@ class _StartAt(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         consumer = self.poller.consumer
-        if consumer is None or self.poller.start_timestamp_ms is None:
+        if consumer is None or self.poller.offset_reset == "earliest" and self.poller.start_timestamp_ms is None:
             return
         fresh = [tp for tp in assigned if await consumer.committed(tp) is None]
         if not fresh:
             return
-        offsets = await consumer.offsets_for_times({tp: self.poller.start_timestamp_ms for tp in fresh})
-        for tp in fresh:
-            found = offsets.get(tp)
-            if found is not None:
-                consumer.seek(tp, found.offset)
-            else:
-                await consumer.seek_to_end(tp)
+        if self.poller.start_timestamp_ms is not None:
+            offsets = await consumer.offsets_for_times({tp: self.poller.start_timestamp_ms for tp in fresh})
+            for tp in fresh:
+                found = offsets.get(tp)
+                if found is not None:
+                    consumer.seek(tp, found.offset)
+                else:
+                    await consumer.seek_to_end(tp)
+        await consumer.commit({tp: await consumer.position(tp) for tp in fresh})
 
 
 class KafkaPoller:
@@ -107,7 +111,7 @@ class KafkaPoller:
             auto_offset_reset=self.offset_reset, max_poll_records=self.batch_size,
             client_id=f"lamina-esm-{self.mapping.uuid}", **await self._security())
         self.consumer = consumer
-        consumer.subscribe([self.topic], listener=_StartAt(self))
+        consumer.subscribe([self.topic], listener=_StartingPosition(self))
         await consumer.start()
         try:
             while not self.stopping.set:
