@@ -163,3 +163,40 @@ def test_tumbling_window_carries_state_to_a_final_invoke(client, lam, aws):
     # State flows from one invocation to the next within the window; the final invoke sees the total.
     assert sum(f["state"].get("total", 0) for f in finals) == 10
     assert all(f["Records"] == [] for f in finals)
+
+
+def test_at_timestamp_starts_at_the_timestamp(client, lam, aws):
+    import time
+
+    name = "kin-timestamp"
+    deploy(client, name)
+    stream, arn = make_stream(aws)
+    put(aws, stream, [{"n": 0}])
+    time.sleep(1.1)  # the SDK sends whole seconds: the next second starts after record 0
+    start = time.time()
+    put(aws, stream, [{"n": 1}, {"n": 2}])
+    client.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, StartingPosition="AT_TIMESTAMP",
+                                       StartingPositionTimestamp=start)
+    events = wait_for_events(lam, name, 2)
+    assert [p["n"] for p in payloads(events)] == [1, 2]
+
+
+def test_last_processing_result_reports_problems(client, lam, aws):
+    name = "kin-status"
+    deploy(client, name)
+    stream, arn = make_stream(aws)
+    uuid = client.create_event_source_mapping(EventSourceArn=arn, FunctionName=name,
+                                              StartingPosition="TRIM_HORIZON")["UUID"]
+    put(aws, stream, [{"n": 1}])
+    wait_for_events(lam, name, 1)
+    wait_for(lambda: client.get_event_source_mapping(UUID=uuid)["LastProcessingResult"] == "OK", what="OK")
+    client.delete_function(FunctionName=name)
+    put(aws, stream, [{"n": 2}])
+    result = wait_for(lambda: (lambda r: r if r.startswith("PROBLEM") else None)(
+        client.get_event_source_mapping(UUID=uuid)["LastProcessingResult"]), what="a PROBLEM result")
+    assert "Function not found" in result
+    # The mapping outlives its function (as on AWS) and the record waits: a new function
+    # of that name gets it (the log group keeps the first function's event too).
+    deploy(client, name)
+    events = wait_for_events(lam, name, 2)
+    assert [p["n"] for p in payloads(events)] == [1, 2]
