@@ -3,7 +3,11 @@ clear `UnsupportedOperationException` naming the operation."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from lamina.api.lambda_rest import OperationHandler
+from lamina.context import RequestContext
 from lamina.control.aliases import AliasService
 from lamina.control.concurrency import ConcurrencyService
 from lamina.control.event_invoke_configs import EventInvokeConfigService
@@ -69,6 +73,11 @@ def lambda_operations(functions: FunctionService, invoke: InvokeService, version
     }
     if event_source_mappings is not None:
         operations.update({
+            "TagResource": _by_resource(event_source_mappings, event_source_mappings.tag_resource,
+                                        functions.tag_resource),
+            "UntagResource": _by_resource(event_source_mappings, event_source_mappings.untag_resource,
+                                          functions.untag_resource),
+            "ListTags": _by_resource(event_source_mappings, event_source_mappings.list_tags, functions.list_tags),
             "CreateEventSourceMapping": event_source_mappings.create_event_source_mapping,
             "GetEventSourceMapping": event_source_mappings.get_event_source_mapping,
             "UpdateEventSourceMapping": event_source_mappings.update_event_source_mapping,
@@ -76,3 +85,13 @@ def lambda_operations(functions: FunctionService, invoke: InvokeService, version
             "ListEventSourceMappings": event_source_mappings.list_event_source_mappings,
         })
     return operations
+
+
+def _by_resource(mappings: EventSourceMappingService, mapping_handler: OperationHandler,
+                 function_handler: OperationHandler) -> OperationHandler:
+    """Tagging calls name either a function or an event source mapping."""
+    async def handler(ctx: RequestContext, params: dict[str, Any]) -> Mapping[str, Any] | None:
+        owner = mapping_handler if mappings.owns(params["Resource"]) else function_handler
+        return await owner(ctx, params)
+
+    return handler

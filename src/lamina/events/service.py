@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 import orjson
+from botocore.exceptions import ClientError
 
 from lamina.config import Config
 from lamina.context import RequestContext
@@ -46,6 +47,7 @@ from lamina.store.state import Delete, Put, StateStore
 log = logging.getLogger("lamina.events")
 
 LIST_DEFAULT_ITEMS = 100
+MAX_TAGS = 50
 # How long an update or disable waits for in-flight batches before cancelling them.
 UPDATE_GRACE_SECONDS = 60.0
 SHUTDOWN_GRACE_SECONDS = 8.0
@@ -106,6 +108,8 @@ class EventSourceMappingService:
         mapping_arn = f"arn:aws:lambda:{ctx.region}:{ctx.account_id}:event-source-mapping:{uuid}"
         config = parameters.new_configuration(kind, params, uuid_=uuid, mapping_arn=mapping_arn,
                                               function_arn=target_arn, now=time.time())
+        if kind is SourceKind.SQS:
+            await self._check_queue(config["EventSourceArn"], ref)
         enabled = params.get("Enabled", True)
         config["State"] = "Creating"
         mapping = EventSourceMapping(uuid, ctx.account_id, ctx.region, kind, ref.name, ref.qualifier, config, enabled,
@@ -154,6 +158,8 @@ class EventSourceMappingService:
             if params.get("FunctionName"):
                 ref, config["FunctionArn"] = self._target(ctx, params["FunctionName"])
                 name, qualifier = ref.name, ref.qualifier
+                if mapping.kind is SourceKind.SQS:
+                    await self._check_queue(mapping.source_arn, ref)
             enabled = params.get("Enabled", mapping.enabled)
             if enabled != mapping.enabled:
                 config["State"] = "Enabling" if enabled else "Disabling"
@@ -179,6 +185,37 @@ class EventSourceMappingService:
         shown = self._shown(mapping)
         self._in_background(self._delete_later(mapping))
         return shown
+
+    # ------------------------------------------------------------ tags
+
+    def owns(self, resource_arn: str) -> bool:
+        """Whether a tagging call names an event source mapping."""
+        return ":event-source-mapping:" in resource_arn
+
+    def _tagged(self, ctx: RequestContext, resource_arn: str) -> EventSourceMapping:
+        return self._find(ctx, resource_arn.rsplit(":", 1)[1])
+
+    async def tag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> None:
+        async with self._lock:
+            mapping = self._tagged(ctx, params["Resource"])
+            tags = {**mapping.tags, **params["Tags"]}
+            if any(key.lower().startswith("aws:") for key in params["Tags"]):
+                raise InvalidParameterValueException("Tag keys starting with 'aws:' are reserved.")
+            if len(tags) > MAX_TAGS:
+                raise InvalidParameterValueException(
+                    f"Number of tags exceeds resource tag limit. A resource can have at most {MAX_TAGS} tags.")
+            mapping.tags = tags
+            await self._save(mapping)
+
+    async def untag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> None:
+        async with self._lock:
+            mapping = self._tagged(ctx, params["Resource"])
+            for key in params["TagKeys"]:
+                mapping.tags.pop(key, None)
+            await self._save(mapping)
+
+    async def list_tags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"Tags": dict(self._tagged(ctx, params["Resource"]).tags)}
 
     # ------------------------------------------------------------ transitions
 
@@ -237,6 +274,32 @@ class EventSourceMappingService:
                 await self._save(mapping)
 
     # ------------------------------------------------------------ helpers
+
+    async def _check_queue(self, queue_arn: str, ref: FunctionRef) -> None:
+        """As Lambda does at create: the queue must exist, and its visibility timeout must
+        not be shorter than the function's timeout. An endpoint that cannot be reached is
+        not held against the mapping (it reports the problem once it polls)."""
+        _, _, _, region, account, name = queue_arn.split(":", 5)
+        try:
+            url = (await self.aws.call("sqs", region, "get_queue_url", QueueName=name,
+                                       QueueOwnerAWSAccountId=account))["QueueUrl"]
+            attributes = (await self.aws.call("sqs", region, "get_queue_attributes", QueueUrl=url,
+                                              AttributeNames=["VisibilityTimeout"]))["Attributes"]
+        except ClientError as error:
+            if "NonExistentQueue" in str(error) or "QueueDoesNotExist" in str(error):
+                raise InvalidParameterValueException(
+                    f"Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. "
+                    f"The queue {queue_arn} does not exist.") from None
+            log.warning("cannot check queue %s: %s", queue_arn, error)
+            return
+        except Exception as error:
+            log.warning("cannot check queue %s: %s", queue_arn, error)
+            return
+        _, _, version = self.functions.find_version(ref)
+        visibility, timeout = int(attributes.get("VisibilityTimeout", 30)), version.config.get("Timeout", 3)
+        if visibility < timeout:
+            raise InvalidParameterValueException(
+                f"Queue visibility timeout: {visibility} seconds is less than Function timeout: {timeout} seconds")
 
     def _target(self, ctx: RequestContext, name: str) -> tuple[FunctionRef, str]:
         """The function a FunctionName names, and the FunctionArn the mapping shows

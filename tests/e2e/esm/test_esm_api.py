@@ -193,3 +193,32 @@ def test_cli_smoke(lam, aws):
     assert created["State"] == "Creating" and created["BatchSize"] == 5
     listed = json.loads(lam.cli("lambda", "list-event-source-mappings", "--function-name", "cli-esm").stdout)
     assert [m["UUID"] for m in listed["EventSourceMappings"]] == [created["UUID"]]
+
+
+def test_sqs_queue_is_checked_at_create(client, aws):
+    deploy(client, "checked", Timeout=10)
+    with pytest.raises(ClientError) as excinfo:
+        client.create_event_source_mapping(EventSourceArn="arn:aws:sqs:us-east-1:123456789012:no-such-queue",
+                                           FunctionName="checked")
+    assert error_code(excinfo) == "InvalidParameterValueException"
+    short = aws.client("sqs").create_queue(QueueName=unique("short"), Attributes={"VisibilityTimeout": "5"})
+    arn = aws.client("sqs").get_queue_attributes(QueueUrl=short["QueueUrl"],
+                                                 AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    with pytest.raises(ClientError) as excinfo:
+        client.create_event_source_mapping(EventSourceArn=arn, FunctionName="checked")
+    assert excinfo.value.response["Error"]["Message"] == (
+        "Queue visibility timeout: 5 seconds is less than Function timeout: 10 seconds")
+
+
+def test_tags_on_mappings(client, aws):
+    deploy(client, "tagged")
+    _, queue_arn = aws.queue(unique("tags"))
+    created = client.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName="tagged",
+                                                 Tags={"team": "a"})
+    arn = created["EventSourceMappingArn"]
+    assert client.list_tags(Resource=arn)["Tags"] == {"team": "a"}
+    client.tag_resource(Resource=arn, Tags={"cost": "b"})
+    client.untag_resource(Resource=arn, TagKeys=["team"])
+    assert client.list_tags(Resource=arn)["Tags"] == {"cost": "b"}
+    function_arn = client.get_function(FunctionName="tagged")["Configuration"]["FunctionArn"]
+    assert client.list_tags(Resource=function_arn)["Tags"] == {}

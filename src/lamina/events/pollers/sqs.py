@@ -63,6 +63,7 @@ class SqsPoller:
         self._scale_tokens = SCALE_UP_PER_SECOND
         self._scale_refilled = time.monotonic()
         self._all_done = asyncio.Event()
+        self._groups_in_flight: set[str] = set()  # FIFO: message groups some worker holds a batch of
 
     # ------------------------------------------------------------ lifecycle
 
@@ -222,6 +223,26 @@ class SqsPoller:
     # ------------------------------------------------------------ one batch
 
     async def _process(self, records: list[dict[str, Any]], received_at: float) -> None:
+        if not self.fifo:
+            await self._process_batch(records, received_at)
+            return
+        # SQS hands out no group that has messages in flight; should an endpoint do it all
+        # the same, those messages go back rather than overtake the batch in flight.
+        groups = {r["attributes"].get("MessageGroupId", "") for r in records}
+        taken = groups & self._groups_in_flight
+        if taken:
+            self._release([r for r in records if r["attributes"].get("MessageGroupId", "") in taken])
+            records = [r for r in records if r["attributes"].get("MessageGroupId", "") not in taken]
+            groups -= taken
+        if not records:
+            return
+        self._groups_in_flight |= groups
+        try:
+            await self._process_batch(records, received_at)
+        finally:
+            self._groups_in_flight -= groups
+
+    async def _process_batch(self, records: list[dict[str, Any]], received_at: float) -> None:
         kept, dropped = self.filter.split(records)
         if dropped:
             await self._delete(dropped)  # filtered-out messages are deleted, as Lambda does
