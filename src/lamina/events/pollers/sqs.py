@@ -170,7 +170,11 @@ class SqsPoller:
                 if remaining <= 0:
                     break
                 wait = min(LONG_POLL_SECONDS, math.ceil(remaining))
-            received = await self._receive(min(RECEIVE_LIMIT, budget.max_records - budget.records), wait)
+            try:
+                received = await self._receive(min(RECEIVE_LIMIT, budget.max_records - budget.records), wait)
+            except asyncio.CancelledError:
+                self._release(messages)  # stopped while the window was open: they go straight back
+                raise
             if received and deadline is None:
                 started = time.time()
                 deadline = started + self.window
