@@ -58,6 +58,14 @@ SETTINGS: tuple[Setting, ...] = (
             "or `auto` (bwrap where it works)."),
     Setting("sandbox_uid", 64000, int, "Unprivileged uid (and gid) functions run as under bwrap."),
     Setting("log_level", "info", str, "Log level of the lamina server itself."),
+    Setting("esm_transition_seconds", 0.5, float,
+            "Least time an event source mapping spends in a transitional state (`Creating`, `Updating`, "
+            "`Enabling`, `Disabling`, `Deleting`) before it settles, so clients can observe it as on AWS."),
+    Setting("mq_broker_urls", "", str,
+            "Comma-separated `broker-arn=amqp://host:port` pairs: the AMQP endpoint of a self-hosted RabbitMQ "
+            "for an Amazon MQ broker ARN used as an event source. Other broker ARNs are resolved through the "
+            "Amazon MQ API (DescribeBroker); credentials always come from the mapping's BASIC_AUTH secret in "
+            "Secrets Manager."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -80,6 +88,8 @@ class Config:
     sandbox: str = "auto"
     sandbox_uid: int = 64000
     log_level: str = "info"
+    esm_transition_seconds: float = 0.5
+    mq_broker_urls: str = ""
     # Operator-provided AWS endpoint settings (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>),
     # passed on to functions so SDK calls from inside them reach the same places.
     aws_endpoints: dict[str, str] = field(default_factory=dict)

@@ -34,6 +34,7 @@ from lamina.control.packages import CodeCache
 from lamina.control.policies import PolicyService
 from lamina.control.versions import VersionService
 from lamina.credentials import SessionCredentials
+from lamina.events.service import EventSourceMappingService
 from lamina.invoke.async_dispatch import AsyncDispatcher
 from lamina.invoke.async_history import AsyncHistory
 from lamina.invoke.async_queue import AsyncQueue
@@ -108,9 +109,12 @@ class Lamina:
                                           self.functions, self.invoke, config.async_retry_base_seconds)
         self.invoke.async_events = self.dispatcher
         self.states = StepFunctions(self.store, self.commits, self.invoke, config.states_activity_poll_seconds)
+        self.event_source_mappings = EventSourceMappingService(config, self.store, self.commits, self.functions,
+                                                               self.invoke, self.metrics, self.outbox)
         rest = RestJsonAdapter(load_service_model("lambda"), lambda_operations(
             self.functions, self.invoke, VersionService(self.functions), AliasService(self.functions), self.layers,
-            PolicyService(self.functions), self.concurrency, EventInvokeConfigService(self.functions)))
+            PolicyService(self.functions), self.concurrency, EventInvokeConfigService(self.functions),
+            self.event_source_mappings))
         json_services = {
             "Logs_20140328": JsonProtocolAdapter(load_service_model("logs"), logs_operations(LogsService(self.logs))),
             "AWSStepFunctions": JsonProtocolAdapter(load_service_model("stepfunctions"),
@@ -136,11 +140,13 @@ class Lamina:
         await self.outbox.start()
         await self.dispatcher.start()
         await self.states.start()
+        await self.event_source_mappings.start()
         log.info("lamina %s ready on %s:%d (data in %s; runtimes: %s)", __version__, self.config.host,
                  self.config.port, self.config.data_dir, ", ".join(self.functions.offered_runtimes))
 
     async def close(self) -> None:
         await self.states.close()
+        await self.event_source_mappings.close()
         await self.dispatcher.close()
         await self.outbox.close()
         await self.provisioned.close()
@@ -154,6 +160,7 @@ class Lamina:
     async def reset(self) -> None:
         """Development reset: every account starts empty again."""
         await self.states.reset()
+        await self.event_source_mappings.reset()
         await self.functions.reset()
         self.layers.reset()
         self.dispatcher.wipe()

@@ -3,7 +3,11 @@ clear `UnsupportedOperationException` naming the operation."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from lamina.api.lambda_rest import OperationHandler
+from lamina.context import RequestContext
 from lamina.control.aliases import AliasService
 from lamina.control.concurrency import ConcurrencyService
 from lamina.control.event_invoke_configs import EventInvokeConfigService
@@ -11,14 +15,17 @@ from lamina.control.functions import FunctionService
 from lamina.control.layers import LayerService
 from lamina.control.policies import PolicyService
 from lamina.control.versions import VersionService
+from lamina.events.service import EventSourceMappingService
 from lamina.invoke.service import InvokeService
 
 
 def lambda_operations(functions: FunctionService, invoke: InvokeService, versions: VersionService,
                       aliases: AliasService, layers: LayerService, policies: PolicyService,
                       concurrency: ConcurrencyService,
-                      event_invoke_configs: EventInvokeConfigService) -> dict[str, OperationHandler]:
-    return {
+                      event_invoke_configs: EventInvokeConfigService,
+                      event_source_mappings: EventSourceMappingService | None = None
+                      ) -> dict[str, OperationHandler]:
+    operations: dict[str, OperationHandler] = {
         "Invoke": invoke.invoke,
         "InvokeAsync": invoke.invoke_async,
         "PutFunctionEventInvokeConfig": event_invoke_configs.put_function_event_invoke_config,
@@ -64,3 +71,27 @@ def lambda_operations(functions: FunctionService, invoke: InvokeService, version
         "DeleteProvisionedConcurrencyConfig": concurrency.delete_provisioned_concurrency_config,
         "ListProvisionedConcurrencyConfigs": concurrency.list_provisioned_concurrency_configs,
     }
+    if event_source_mappings is not None:
+        operations.update({
+            "TagResource": _by_resource(event_source_mappings, event_source_mappings.tag_resource,
+                                        functions.tag_resource),
+            "UntagResource": _by_resource(event_source_mappings, event_source_mappings.untag_resource,
+                                          functions.untag_resource),
+            "ListTags": _by_resource(event_source_mappings, event_source_mappings.list_tags, functions.list_tags),
+            "CreateEventSourceMapping": event_source_mappings.create_event_source_mapping,
+            "GetEventSourceMapping": event_source_mappings.get_event_source_mapping,
+            "UpdateEventSourceMapping": event_source_mappings.update_event_source_mapping,
+            "DeleteEventSourceMapping": event_source_mappings.delete_event_source_mapping,
+            "ListEventSourceMappings": event_source_mappings.list_event_source_mappings,
+        })
+    return operations
+
+
+def _by_resource(mappings: EventSourceMappingService, mapping_handler: OperationHandler,
+                 function_handler: OperationHandler) -> OperationHandler:
+    """Tagging calls name either a function or an event source mapping."""
+    async def handler(ctx: RequestContext, params: dict[str, Any]) -> Mapping[str, Any] | None:
+        owner = mapping_handler if mappings.owns(params["Resource"]) else function_handler
+        return await owner(ctx, params)
+
+    return handler
