@@ -12,6 +12,7 @@ time until it is discarded. Three channels connect the worker to it:
 
 Everything that comes from inside is untrusted: frames are bounded, frame kinds are
 checked per channel, request ids are matched, and memory figures come from the cgroup.
+`replies` reads the frame that ends an init or an invocation as its outcome.
 """
 
 from __future__ import annotations
@@ -26,20 +27,18 @@ import socket
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import loglines
 from .agent import wire
-from .agent.runtime_api import MAX_RESPONSE, TOO_LARGE_BODY, error_type_of
-from .cgroups import CgroupTree, EnvironmentCgroup
+from .cgroups import EnvironmentCgroup
 from .channel import FrameChannel
 from .environ import LAMBDA_PATHS, base_environment, function_environment
-from .isolation import Isolation, bwrap, mounts, process
-from .isolation.agent_command import AgentCommand
+from .host import Host
+from .isolation import bwrap, mounts, process
 from .logcapture import LogCapture
-from .outcomes import InitOutcome, exit_message, platform_error
+from .outcomes import InitOutcome
+from .replies import LOST, TIMEOUT, describe, init_outcome, invoke_result
 from .runtimes.catalog import Runtime
 from .scratch import DEFAULT_SIZE_MB as DEFAULT_SCRATCH_MB
 from .scratch import ScratchDisk
@@ -50,40 +49,12 @@ log = logging.getLogger(__name__)
 START_TIMEOUT_S = 30.0  # sandbox up and agent ready; generous for a loaded machine
 SPARE_MEMORY_MB = 128  # the limit of an environment not yet assigned to a function
 EXIT_REPORT_GRACE_S = 1.0  # after the runtime's socket closes, how long the agent has to report the exit
-_TIMEOUT = -1  # pseudo frame kinds for what the worker observes itself
-_LOST = -2
 _RUNTIME_KINDS = frozenset({wire.R_NEXT, wire.R_RESPONSE, wire.R_ERROR, wire.R_INIT_ERROR, wire.R_WAITING})
 _AGENT_KINDS = frozenset({wire.HELLO, wire.READY, wire.INIT_DONE, wire.RESULT, wire.EXITED, wire.FAULT})
 
 
 class SandboxFailure(Exception):
     """The environment could not be started or broke the protocol."""
-
-
-@dataclass
-class Host:
-    """What all environments of a pool share."""
-
-    isolation: Isolation
-    uid: int
-    gid: int
-    cgroups: CgroupTree | None
-    agent: AgentCommand
-    work_dir: Path  # <data_dir>/sandbox
-    process_runtime_dirs: dict[str, Path] = field(default_factory=dict)  # process mode: family -> runtime dir
-    disk_backed_tmp: bool = False  # /tmp on a scratch disk (else a tmpfs counted against memory)
-
-    @property
-    def scratch_dir(self) -> Path:
-        return self.work_dir / "scratch"
-
-    @property
-    def etc_dir(self) -> Path:
-        return self.work_dir / "etc"
-
-    @property
-    def bwrap(self) -> bool:
-        return self.isolation.mode == "bwrap"
 
 
 class Environment:
@@ -173,7 +144,7 @@ class Environment:
     def _on_agent_lost(self) -> None:
         waiting = self._waiting
         if waiting is not None and not waiting.done():
-            waiting.set_result((_LOST, []))
+            waiting.set_result((LOST, []))
         self.kill()
 
     def _on_runtime_closed(self, generation: int) -> None:
@@ -186,17 +157,17 @@ class Environment:
             return
         waiting = self._waiting
         if waiting is not None and not waiting.done():
-            self._loop.call_later(EXIT_REPORT_GRACE_S, _set_if_pending, waiting, (_LOST, []))
+            self._loop.call_later(EXIT_REPORT_GRACE_S, _set_if_pending, waiting, (LOST, []))
 
     async def _expect(self, timeout_s: float | None) -> tuple[int, list[bytes]]:
         if self._inbox:
             return self._inbox.pop(0)
         if self.dead:
-            return _LOST, []
+            return LOST, []
         waiting = self._waiting = self._loop.create_future()
         timer = None
         if timeout_s is not None:
-            timer = self._loop.call_later(max(timeout_s, 0), _set_if_pending, waiting, (_TIMEOUT, []))
+            timer = self._loop.call_later(max(timeout_s, 0), _set_if_pending, waiting, (TIMEOUT, []))
         try:
             return await waiting
         finally:
@@ -323,7 +294,7 @@ class Environment:
             self._agent_pid = self._process.pid
         kind, _ = await self._expect(START_TIMEOUT_S)
         if kind != wire.HELLO:
-            raise SandboxFailure(f"the sandbox did not start ({_describe(kind)}); see the server's log")
+            raise SandboxFailure(f"the sandbox did not start ({describe(kind)}); see the server's log")
         if self.cgroup is not None:
             # Before the agent starts anything, so every process of the sandbox is inside.
             self.cgroup.add(self._agent_pid)
@@ -343,7 +314,7 @@ class Environment:
         while expected:
             kind, _ = await self._expect(START_TIMEOUT_S)
             if kind not in expected:
-                raise SandboxFailure(f"the sandbox did not get ready ({_describe(kind)}); see the server's log")
+                raise SandboxFailure(f"the sandbox did not get ready ({describe(kind)}); see the server's log")
             expected.discard(kind)
 
     # -- init ---------------------------------------------------------------------------
@@ -409,30 +380,7 @@ class Environment:
     async def _init_outcome(self, started: float, budget_s: float) -> InitOutcome:
         kind, fields = await self._expect(budget_s)
         duration_ms = (time.monotonic() - started) * 1000
-        lines = self.take_log()
-        if kind == wire.R_NEXT or (kind == wire.INIT_DONE and fields[0] == wire.OK):
-            return InitOutcome(True, duration_ms, lines)
-        if kind == wire.R_INIT_ERROR:
-            error_type, body = fields
-            return InitOutcome(False, duration_ms, lines, "error", error_type_of(error_type.decode(), body),
-                               body=body, content_type=_json_or_binary(body))
-        if kind == wire.INIT_DONE and fields[0] == wire.ENTRYPOINT:
-            return InitOutcome(False, duration_ms, lines, "error", "Runtime.InvalidEntrypoint",
-                               message=fields[3].decode(errors="replace"))
-        if kind == wire.INIT_DONE:
-            _, error_type, content_type, body = fields
-            return InitOutcome(False, duration_ms, lines, "error", error_type.decode() or "Runtime.Unknown",
-                               body=body, content_type=content_type.decode() or "application/json")
-        if kind == _TIMEOUT:
-            return InitOutcome(False, duration_ms, lines, "timeout", "Sandbox.Timedout",
-                               message=f"Task timed out after {budget_s:.2f} seconds")
-        if kind in (wire.EXITED, _LOST):
-            description = fields[1].decode() if kind == wire.EXITED else "signal: killed"
-            error_type = "Runtime.OutOfMemory" if self._out_of_memory() else "Runtime.ExitError"
-            return InitOutcome(False, duration_ms, lines, "error", error_type, message=exit_message(description))
-        self.kill()  # a frame that has no business here
-        return InitOutcome(False, duration_ms, lines, "error", "Sandbox.Failure",
-                           message="the environment broke the protocol")
+        return init_outcome(self, kind, fields, duration_ms, budget_s)
 
     # -- invoke -------------------------------------------------------------------------
 
@@ -453,13 +401,13 @@ class Environment:
         if self._inbox:  # only an anomaly leaves frames here; let it decide the outcome
             waiting.set_result(self._inbox.pop(0))
         elif self.dead:
-            waiting.set_result((_LOST, []))
+            waiting.set_result((LOST, []))
         elif self._runtime is not None:
             self._runtime.write(wire.encode(wire.R_EVENT, *fields))
         else:
             assert self._control is not None
             self._control.write(wire.encode(wire.INVOKE, *fields))
-        timer = loop.call_later(remaining_s, _set_if_pending, waiting, (_TIMEOUT, []))
+        timer = loop.call_later(remaining_s, _set_if_pending, waiting, (TIMEOUT, []))
         try:
             kind, reply = await waiting
         finally:
@@ -467,54 +415,7 @@ class Environment:
             self._waiting = None
         duration_ms = (time.monotonic() - started) * 1000
         self.last_used = time.monotonic()
-        if kind == wire.R_RESPONSE and reply[0] == request_id:
-            _, content_type, payload = reply
-            if len(payload) > MAX_RESPONSE:
-                return self._result(TOO_LARGE_BODY, "Function.ResponseSizeTooLarge", "error", duration_ms)
-            return self._result(payload, None, "success", duration_ms, content_type.decode())
-        if kind == wire.R_ERROR and reply[0] == request_id:
-            _, content_type, body, error_type = reply
-            if len(body) > MAX_RESPONSE:
-                return self._result(TOO_LARGE_BODY, "Function.ResponseSizeTooLarge", "error", duration_ms)
-            return self._result(body, error_type_of(error_type.decode() or None, body), "error", duration_ms,
-                                content_type.decode())
-        if kind == wire.RESULT and reply[0] == request_id:
-            _, outcome, error_type, content_type, payload = reply
-            failed = outcome != wire.OK
-            return self._result(payload, error_type.decode() if failed else None, "error" if failed else "success",
-                                duration_ms, content_type.decode())
-        if kind == _TIMEOUT:
-            lines = self.take_log()
-            self.kill()
-            lines.append(loglines.timed_out(request.request_id, timeout_s))
-            payload = platform_error("Sandbox.Timedout", request.request_id, f"Task timed out after {timeout_s:.2f} seconds")
-            return InvokeResult(payload, "Sandbox.Timedout", "timeout", duration_ms, self.memory_mb(), self.log_stream,
-                                log=lines)
-        return self._failed_invocation(request, kind, reply, duration_ms)
-
-    def _result(self, payload: bytes, error_type: str | None, status: str, duration_ms: float,
-                content_type: str = "application/json") -> InvokeResult:
-        capture = self.capture
-        return InvokeResult(payload, error_type, status, duration_ms, self.memory_mb(), self.log_stream,
-                            log=capture.take() if capture is not None else [],
-                            content_type=content_type or "application/json")
-
-    def _failed_invocation(self, request: InvokeRequest, kind: int, fields: list[bytes],
-                           duration_ms: float) -> InvokeResult:
-        """The runtime exited, the agent vanished, or something broke the protocol."""
-        memory = self.memory_mb()
-        if kind in (wire.EXITED, _LOST):
-            description = fields[1].decode() if kind == wire.EXITED else "signal: killed"
-            error_type = "Runtime.OutOfMemory" if self._out_of_memory() else "Runtime.ExitError"
-            message = exit_message(description)
-            status = "error"
-        else:
-            error_type, message, status = "Sandbox.Failure", "the environment broke the protocol", "failure"
-        lines = self.take_log()
-        self.kill()
-        lines += loglines.runtime_failure(request.request_id, message, error_type)
-        return InvokeResult(platform_error(error_type, request.request_id, message), error_type, status, duration_ms,
-                            memory, self.log_stream, log=lines)
+        return invoke_result(self, request, kind, reply, timeout_s, duration_ms)
 
     # -- measurements -------------------------------------------------------------------
 
@@ -526,7 +427,8 @@ class Environment:
                 return 0
         return 0
 
-    def _out_of_memory(self) -> bool:
+    def out_of_memory(self) -> bool:
+        """The cgroup's OOM killer struck since this environment was assigned its function."""
         return self.cgroup is not None and self.cgroup.oom_kills() > self._oom_kills
 
     # -- teardown -----------------------------------------------------------------------
@@ -588,15 +490,3 @@ class Environment:
 def _set_if_pending(future: asyncio.Future, value: object) -> None:
     if not future.done():
         future.set_result(value)
-
-
-def _json_or_binary(body: bytes) -> str:
-    try:
-        json.loads(body)
-        return "application/json"
-    except ValueError:
-        return "application/octet-stream"
-
-
-def _describe(kind: int) -> str:
-    return {_TIMEOUT: "timed out", _LOST: "it exited"}.get(kind, f"frame {kind}")

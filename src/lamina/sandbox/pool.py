@@ -24,7 +24,8 @@ from pathlib import Path
 from ..config import Config
 from . import loglines, precompile, scratch
 from .cgroups import CgroupTree, CgroupUnavailable
-from .environment import Environment, Host, SandboxFailure
+from .environment import Environment, SandboxFailure
+from .host import Host
 from .isolation import agent_command, bwrap, choose
 from .outcomes import platform_error
 from .runtimes import catalog

@@ -1,0 +1,123 @@
+"""What an environment's reply to an init or an invocation means.
+
+The worker waits for one frame, or observes a timeout or the loss of the agent (the
+pseudo frame kinds `TIMEOUT` and `LOST`), and reads it here as an `InitOutcome` or an
+`InvokeResult` as Lambda reports it: the runtime's response or error, a response too
+large, a runtime that exited or ran out of memory, a timeout, a broken protocol. Replies
+that leave the environment unusable kill it. Waiting for the frame stays in `environment`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from . import loglines
+from .agent import wire
+from .agent.runtime_api import MAX_RESPONSE, TOO_LARGE_BODY, error_type_of
+from .outcomes import InitOutcome, exit_message, platform_error
+from .spec import InvokeRequest, InvokeResult
+
+if TYPE_CHECKING:
+    from .environment import Environment
+
+TIMEOUT = -1  # pseudo frame kinds for what the worker observes itself
+LOST = -2
+
+
+def init_outcome(environment: Environment, kind: int, fields: list[bytes], duration_ms: float,
+                 budget_s: float) -> InitOutcome:
+    """How the init ended, from the frame that ended it."""
+    lines = environment.take_log()
+    if kind == wire.R_NEXT or (kind == wire.INIT_DONE and fields[0] == wire.OK):
+        return InitOutcome(True, duration_ms, lines)
+    if kind == wire.R_INIT_ERROR:
+        error_type, body = fields
+        return InitOutcome(False, duration_ms, lines, "error", error_type_of(error_type.decode(), body),
+                           body=body, content_type=_json_or_binary(body))
+    if kind == wire.INIT_DONE and fields[0] == wire.ENTRYPOINT:
+        return InitOutcome(False, duration_ms, lines, "error", "Runtime.InvalidEntrypoint",
+                           message=fields[3].decode(errors="replace"))
+    if kind == wire.INIT_DONE:
+        _, error_type, content_type, body = fields
+        return InitOutcome(False, duration_ms, lines, "error", error_type.decode() or "Runtime.Unknown",
+                           body=body, content_type=content_type.decode() or "application/json")
+    if kind == TIMEOUT:
+        return InitOutcome(False, duration_ms, lines, "timeout", "Sandbox.Timedout",
+                           message=f"Task timed out after {budget_s:.2f} seconds")
+    if kind in (wire.EXITED, LOST):
+        description = fields[1].decode() if kind == wire.EXITED else "signal: killed"
+        error_type = "Runtime.OutOfMemory" if environment.out_of_memory() else "Runtime.ExitError"
+        return InitOutcome(False, duration_ms, lines, "error", error_type, message=exit_message(description))
+    environment.kill()  # a frame that has no business here
+    return InitOutcome(False, duration_ms, lines, "error", "Sandbox.Failure",
+                       message="the environment broke the protocol")
+
+
+def invoke_result(environment: Environment, request: InvokeRequest, kind: int, reply: list[bytes],
+                  timeout_s: float, duration_ms: float) -> InvokeResult:
+    """The invocation's result, from the frame that ended it; an answer to another request is a broken protocol."""
+    request_id = request.request_id.encode()
+    if kind == wire.R_RESPONSE and reply[0] == request_id:
+        _, content_type, payload = reply
+        if len(payload) > MAX_RESPONSE:
+            return _result(environment, TOO_LARGE_BODY, "Function.ResponseSizeTooLarge", "error", duration_ms)
+        return _result(environment, payload, None, "success", duration_ms, content_type.decode())
+    if kind == wire.R_ERROR and reply[0] == request_id:
+        _, content_type, body, error_type = reply
+        if len(body) > MAX_RESPONSE:
+            return _result(environment, TOO_LARGE_BODY, "Function.ResponseSizeTooLarge", "error", duration_ms)
+        return _result(environment, body, error_type_of(error_type.decode() or None, body), "error", duration_ms,
+                       content_type.decode())
+    if kind == wire.RESULT and reply[0] == request_id:
+        _, outcome, error_type, content_type, payload = reply
+        failed = outcome != wire.OK
+        return _result(environment, payload, error_type.decode() if failed else None,
+                       "error" if failed else "success", duration_ms, content_type.decode())
+    if kind == TIMEOUT:
+        lines = environment.take_log()
+        environment.kill()
+        lines.append(loglines.timed_out(request.request_id, timeout_s))
+        payload = platform_error("Sandbox.Timedout", request.request_id, f"Task timed out after {timeout_s:.2f} seconds")
+        return InvokeResult(payload, "Sandbox.Timedout", "timeout", duration_ms, environment.memory_mb(),
+                            environment.log_stream, log=lines)
+    return _failed_invocation(environment, request, kind, reply, duration_ms)
+
+
+def _result(environment: Environment, payload: bytes, error_type: str | None, status: str, duration_ms: float,
+            content_type: str = "application/json") -> InvokeResult:
+    capture = environment.capture
+    return InvokeResult(payload, error_type, status, duration_ms, environment.memory_mb(), environment.log_stream,
+                        log=capture.take() if capture is not None else [],
+                        content_type=content_type or "application/json")
+
+
+def _failed_invocation(environment: Environment, request: InvokeRequest, kind: int, fields: list[bytes],
+                       duration_ms: float) -> InvokeResult:
+    """The runtime exited, the agent vanished, or something broke the protocol."""
+    memory = environment.memory_mb()
+    if kind in (wire.EXITED, LOST):
+        description = fields[1].decode() if kind == wire.EXITED else "signal: killed"
+        error_type = "Runtime.OutOfMemory" if environment.out_of_memory() else "Runtime.ExitError"
+        message = exit_message(description)
+        status = "error"
+    else:
+        error_type, message, status = "Sandbox.Failure", "the environment broke the protocol", "failure"
+    lines = environment.take_log()
+    environment.kill()
+    lines += loglines.runtime_failure(request.request_id, message, error_type)
+    return InvokeResult(platform_error(error_type, request.request_id, message), error_type, status, duration_ms,
+                        memory, environment.log_stream, log=lines)
+
+
+def _json_or_binary(body: bytes) -> str:
+    try:
+        json.loads(body)
+        return "application/json"
+    except ValueError:
+        return "application/octet-stream"
+
+
+def describe(kind: int) -> str:
+    """A reply kind in a start-up failure's message."""
+    return {TIMEOUT: "timed out", LOST: "it exited"}.get(kind, f"frame {kind}")
