@@ -176,11 +176,11 @@ class _Builder:
             check.error("These fields are required: [Type]", loc)
             return None
         kind = raw["Type"]
-        if kind not in ALLOWED_FIELDS:
+        if not isinstance(kind, str) or kind not in ALLOWED_FIELDS:
             check.error("Value is not a valid state type", f"{loc}/Type")
             return None
         language = raw.get("QueryLanguage", inherited)
-        if language not in (JSONPATH, JSONATA):
+        if not isinstance(language, str) or language not in (JSONPATH, JSONATA):
             check.error("Value must be one of [JSONPath, JSONata]", f"{loc}/QueryLanguage")
             return None
         if inherited == JSONATA and language == JSONPATH:
