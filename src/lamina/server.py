@@ -145,17 +145,15 @@ class Lamina:
                  self.config.port, self.config.data_dir, ", ".join(self.functions.offered_runtimes))
 
     async def close(self) -> None:
-        await self.states.close()
-        await self.event_source_mappings.close()
-        await self.dispatcher.close()
-        await self.outbox.close()
-        await self.provisioned.close()
-        await self.pool.close()
-        await self.functions.close()
-        await self.logs.close()
-        await self.metrics.close()
-        await self.commits.close()
-        await self.store.close()
+        """Stop the services in the reverse order of their dependencies."""
+        for name, service in (("step functions", self.states), ("event source mappings", self.event_source_mappings),
+                              ("async dispatch", self.dispatcher), ("outbox", self.outbox),
+                              ("provisioned concurrency", self.provisioned), ("environments", self.pool),
+                              ("functions", self.functions), ("logs", self.logs), ("metrics", self.metrics),
+                              ("commits", self.commits), ("store", self.store)):
+            log.debug("stopping %s", name)
+            await service.close()
+        log.info("lamina stopped")
 
     async def reset(self) -> None:
         """Development reset: every account starts empty again."""
