@@ -4,31 +4,14 @@ asynchronous invocation, per function, with the async metrics."""
 from __future__ import annotations
 
 import json
-import sys
 from datetime import UTC, datetime
-from urllib.parse import urlencode
 
-import requests
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-
-from lamina.logs_cli import lamina_session
-
-
-def fetch_async_status(function: str | None, endpoint_url: str | None, region: str | None) -> dict:
-    session, endpoint_url = lamina_session(endpoint_url, region)
-    url = f"{endpoint_url}/_lamina/async" + (f"?{urlencode({'function': function})}" if function else "")
-    request = AWSRequest(method="GET", url=url)
-    SigV4Auth(session.get_credentials(), "lambda", session.region_name).add_auth(request)
-    response = requests.get(url, headers=dict(request.headers), timeout=30)
-    if response.status_code != 200:
-        sys.exit(f"lamina async: {response.status_code} {response.text}")
-    return response.json()
+from lamina.cli_client import fetch_view
 
 
 def print_async_status(function: str | None, *, endpoint_url: str | None = None, region: str | None = None,
                        as_json: bool = False) -> None:
-    status = fetch_async_status(function, endpoint_url, region)
+    status = fetch_view("/_lamina/async", function, endpoint_url, region)
     if as_json:
         print(json.dumps(status, indent=2))
         return

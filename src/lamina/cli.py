@@ -29,6 +29,12 @@ def _async(args: argparse.Namespace) -> None:
     print_async_status(args.function, endpoint_url=args.endpoint_url, region=args.region, as_json=args.json)
 
 
+def _metrics(args: argparse.Namespace) -> None:
+    from lamina.metrics_cli import print_metrics
+
+    print_metrics(args.function, endpoint_url=args.endpoint_url, region=args.region, as_json=args.json)
+
+
 def _settings(_: argparse.Namespace) -> None:
     print("| setting | environment variable | default | meaning |")
     print("|---|---|---|---|")
@@ -63,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     queue.add_argument("--endpoint-url", help="lamina's URL (default http://$LAMINA_HOST:$LAMINA_PORT)")
     queue.add_argument("--region", help="region (default $AWS_DEFAULT_REGION or lamina's default region)")
     queue.set_defaults(func=_async)
+
+    metrics = commands.add_parser("metrics", help="the AWS/Lambda metrics lamina counts, per function")
+    metrics.add_argument("--function", help="only this function")
+    metrics.add_argument("--json", action="store_true", help="print the raw document")
+    metrics.add_argument("--endpoint-url", help="lamina's URL (default http://$LAMINA_HOST:$LAMINA_PORT)")
+    metrics.add_argument("--region", help="region (default $AWS_DEFAULT_REGION or lamina's default region)")
+    metrics.set_defaults(func=_metrics)
 
     settings = commands.add_parser("settings", help="print every setting as a table")
     settings.set_defaults(func=_settings)

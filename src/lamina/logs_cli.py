@@ -3,31 +3,15 @@ CloudWatch Logs API like any other client would."""
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 
-import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
-from lamina.config import load_config
+from lamina.cli_client import lamina_session
 
 POLL_SECONDS = 1.0
-
-
-def lamina_session(endpoint_url: str | None, region: str | None) -> tuple[boto3.Session, str]:
-    """A boto3 session and lamina's URL, as the CLI commands reach the server: the usual
-    credential chain, or the default account's key when none is configured (open mode)."""
-    config = load_config()
-    host = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
-    endpoint_url = endpoint_url or f"http://{host}:{config.port}"
-    region = region or os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or config.default_region
-    session = boto3.Session(region_name=region)
-    if session.get_credentials() is None:
-        session = boto3.Session(region_name=region, aws_access_key_id=config.default_account,
-                                aws_secret_access_key="lamina")
-    return session, endpoint_url
 
 
 def _clients(endpoint_url: str | None, region: str | None):

@@ -122,7 +122,8 @@ class Lamina:
         }
         authenticator = Authenticator(config, self.sessions)
         internal = InternalRoutes(self.health, self.blobs, code_urls, self.reset if config.dev else None,
-                                  authenticator, self.async_status)
+                                  authenticator, {"/_lamina/async": self.async_status,
+                                                  "/_lamina/metrics": self.metrics_view})
         self.app = App(authenticator, rest, internal, json_services)
 
     async def start(self) -> None:
@@ -175,6 +176,9 @@ class Lamina:
     async def async_status(self, account_id: str, region: str, function: str | None) -> dict[str, Any]:
         return await async_status(self.async_queue, self.outbox, self.async_history, self.metrics, account_id,
                                   region, function)
+
+    async def metrics_view(self, account_id: str, region: str, function: str | None) -> dict[str, Any]:
+        return {"functions": self.metrics.snapshot(account_id, region, function)}
 
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "version": __version__, "runtimes": self.functions.offered_runtimes,

@@ -1,4 +1,5 @@
-"""lamina's own routes under `/_lamina/`: health, code downloads, and (with --dev) reset."""
+"""lamina's own routes under `/_lamina/`: health, code downloads, per-account views (the
+async queue, metrics) and, with --dev, reset."""
 
 from __future__ import annotations
 
@@ -19,19 +20,20 @@ def _not_found(message: str = "Not found") -> Response:
     return Response.json(404, {"message": message})
 
 
-AsyncStatus = Callable[[str, str, str | None], Awaitable[dict[str, Any]]]
+# (account, region, function or None) -> a JSON document about that account.
+AccountView = Callable[[str, str, str | None], Awaitable[dict[str, Any]]]
 
 
 class InternalRoutes:
     def __init__(self, health: Callable[[], dict[str, Any]], blobs: BlobStore, code_urls: CodeUrlSigner,
                  reset: Callable[[], Awaitable[None]] | None, authenticator: Authenticator | None = None,
-                 async_status: AsyncStatus | None = None) -> None:
+                 account_views: dict[str, AccountView] | None = None) -> None:
         self.health = health
         self.blobs = blobs
         self.code_urls = code_urls
         self.reset = reset  # None unless the server runs with --dev
         self.authenticator = authenticator
-        self.async_status = async_status
+        self.account_views = account_views or {}
 
     async def __call__(self, request: Request) -> Response:
         path, method = request.raw_path, request.method
@@ -43,11 +45,12 @@ class InternalRoutes:
         code = _CODE.fullmatch(path)
         if code and method == "GET":
             return await self._code(request, code[1], code[2])
-        if path == "/_lamina/async" and method == "GET" and self.async_status and self.authenticator:
-            # Signed like any API call: it shows one account's events.
+        view = self.account_views.get(path)
+        if view is not None and method == "GET" and self.authenticator:
+            # Signed like any API call: it shows the caller's own account.
             caller = self.authenticator.authenticate(method, path, request.raw_query, request.headers, request.body)
             function = request.query.get("function", [None])[0]
-            return Response.json(200, await self.async_status(caller.account_id, caller.region, function))
+            return Response.json(200, await view(caller.account_id, caller.region, function))
         return _not_found()
 
     async def _code(self, request: Request, account_id: str, blob: str) -> Response:

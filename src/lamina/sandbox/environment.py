@@ -93,7 +93,8 @@ class Environment:
             self._scratch.close()
             self._scratch = None
         if self._scratch is None:
-            disk = await asyncio.to_thread(ScratchDisk.create, self.host.scratch_dir, size_mb)
+            assert self.host.scratch is not None
+            disk = await asyncio.wrap_future(self.host.scratch.submit(size_mb))
             if self.dead:  # killed meanwhile: nothing will mount it
                 disk.close()
                 raise SandboxFailure("the environment was stopped while its /tmp was being made")

@@ -13,6 +13,7 @@ from pathlib import Path
 from .cgroups import CgroupTree
 from .isolation import Isolation
 from .isolation.agent_command import AgentCommand
+from .scratch import ScratchMaker
 
 
 @dataclass
@@ -26,7 +27,11 @@ class Host:
     agent: AgentCommand
     work_dir: Path  # <data_dir>/sandbox
     process_runtime_dirs: dict[str, Path] = field(default_factory=dict)  # process mode: family -> runtime dir
-    disk_backed_tmp: bool = False  # /tmp on a scratch disk (else a tmpfs counted against memory)
+    scratch: ScratchMaker | None = None  # makes /tmp disks; None: /tmp is a tmpfs counted against memory
+
+    @property
+    def disk_backed_tmp(self) -> bool:
+        return self.scratch is not None
 
     @property
     def scratch_dir(self) -> Path:

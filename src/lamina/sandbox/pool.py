@@ -105,9 +105,12 @@ class EnvironmentPool:
         self.host = Host(isolation, self.sandbox_uid, self.sandbox_uid, cgroups, agent, work_dir)
         if isolation.mode == "bwrap":
             await loop.run_in_executor(None, scratch.clear, self.host.scratch_dir)
-            unsupported = await loop.run_in_executor(None, scratch.unsupported_reason, self.host.scratch_dir)
-            self.host.disk_backed_tmp = unsupported is None
-            if unsupported:
+            maker = scratch.ScratchMaker(self.host.scratch_dir)
+            unsupported = await loop.run_in_executor(None, scratch.unsupported_reason, maker)
+            if unsupported is None:
+                self.host.scratch = maker
+            else:
+                maker.close()
                 log.warning("/tmp will be a tmpfs that counts against each function's memory: %s", unsupported)
         bwrap.write_etc(self.host.etc_dir, self.sandbox_uid, self.sandbox_uid)
         if isolation.mode == "process":
@@ -141,6 +144,8 @@ class EnvironmentPool:
         self._spares.clear()
         if self.host is not None and self.host.cgroups is not None:
             self.host.cgroups.close()
+        if self.host is not None and self.host.scratch is not None:
+            self.host.scratch.close()
 
     # -- invoke -------------------------------------------------------------------------
 
