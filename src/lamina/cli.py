@@ -43,6 +43,15 @@ def _settings(_: argparse.Namespace) -> None:
         print(f"| `{s.name}` | `{s.env_var}` | {default} | {s.help} |")
 
 
+def _client_options(command: argparse.ArgumentParser, per_function: bool = True) -> None:
+    """What every command that talks to a running lamina takes."""
+    if per_function:
+        command.add_argument("--function", help="only this function")
+        command.add_argument("--json", action="store_true", help="print the raw document")
+    command.add_argument("--endpoint-url", help="lamina's URL (default http://$LAMINA_HOST:$LAMINA_PORT)")
+    command.add_argument("--region", help="region (default $AWS_DEFAULT_REGION or lamina's default region)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lamina", description="Self-hosted AWS Lambda.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -59,22 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("function", help="function name or ARN")
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing new events as they arrive")
     logs.add_argument("--since", type=float, metavar="SECONDS", help="only events newer than this many seconds")
-    logs.add_argument("--endpoint-url", help="lamina's URL (default http://$LAMINA_HOST:$LAMINA_PORT)")
-    logs.add_argument("--region", help="region (default $AWS_DEFAULT_REGION or lamina's default region)")
+    _client_options(logs, per_function=False)
     logs.set_defaults(func=_logs)
 
     queue = commands.add_parser("async", help="asynchronous events: queued, in flight, retrying, failed")
-    queue.add_argument("--function", help="only this function")
-    queue.add_argument("--json", action="store_true", help="print the raw status document")
-    queue.add_argument("--endpoint-url", help="lamina's URL (default http://$LAMINA_HOST:$LAMINA_PORT)")
-    queue.add_argument("--region", help="region (default $AWS_DEFAULT_REGION or lamina's default region)")
+    _client_options(queue)
     queue.set_defaults(func=_async)
 
     metrics = commands.add_parser("metrics", help="the AWS/Lambda metrics lamina counts, per function")
-    metrics.add_argument("--function", help="only this function")
-    metrics.add_argument("--json", action="store_true", help="print the raw document")
-    metrics.add_argument("--endpoint-url", help="lamina's URL (default http://$LAMINA_HOST:$LAMINA_PORT)")
-    metrics.add_argument("--region", help="region (default $AWS_DEFAULT_REGION or lamina's default region)")
+    _client_options(metrics)
     metrics.set_defaults(func=_metrics)
 
     settings = commands.add_parser("settings", help="print every setting as a table")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -15,6 +17,8 @@ from lamina.events.failure_destinations import FailureDestinations
 from lamina.events.mapping_model import EventSourceMapping
 from lamina.events.mq_brokers import MqBrokers
 from lamina.observability.metrics import Metrics
+
+log = logging.getLogger("lamina.events")
 
 
 @dataclass
@@ -53,6 +57,22 @@ class StopSignal:
         except TimeoutError:
             return False
         return True
+
+
+RECONNECT_SECONDS = 2.0
+
+
+async def consume_until_stopped(consume: Callable[[], Awaitable[None]], stopping: StopSignal, deps: PollerDeps,
+                                mapping: EventSourceMapping, source: str) -> None:
+    """Run a broker consumer until the mapping stops; a lost connection is reported on the
+    mapping (`LastProcessingResult`) and retried after a pause."""
+    while not stopping.set:
+        try:
+            await consume()
+        except Exception as error:
+            log.warning("mapping %s: %s: %s", mapping.uuid, source, error)
+            deps.dispatcher.report(mapping, f"PROBLEM: Connection error: {error}")
+            await stopping.sleep(RECONNECT_SECONDS)
 
 
 def function_config(deps: PollerDeps, mapping: EventSourceMapping) -> dict[str, Any] | None:

@@ -28,11 +28,10 @@ from lamina.events.failure_destinations import DiscardedBatch
 from lamina.events.filtering import compile_filters
 from lamina.events.mapping_model import EventSourceMapping
 from lamina.events.parameters import DEFAULT_WINDOW_SECONDS
-from lamina.events.pollers.base import PollerDeps, StopSignal
+from lamina.events.pollers.base import PollerDeps, StopSignal, consume_until_stopped
 
 log = logging.getLogger("lamina.events.kafka")
 
-RECONNECT_SECONDS = 2.0
 MAX_RETRY_DELAY_SECONDS = 30.0
 _SASL = {"BASIC_AUTH": "PLAIN", "SASL_SCRAM_256_AUTH": "SCRAM-SHA-256", "SASL_SCRAM_512_AUTH": "SCRAM-SHA-512"}
 
@@ -95,13 +94,7 @@ class KafkaPoller:
         self.stopping.event.set()
 
     async def run(self) -> None:
-        while not self.stopping.set:
-            try:
-                await self._consume()
-            except Exception as error:
-                log.warning("mapping %s: Kafka topic %s: %s", self.mapping.uuid, self.topic, error)
-                self.deps.dispatcher.report(self.mapping, f"PROBLEM: Connection error: {error}")
-                await self.stopping.sleep(RECONNECT_SECONDS)
+        await consume_until_stopped(self._consume, self.stopping, self.deps, self.mapping, f"Kafka topic {self.topic}")
 
     async def _consume(self) -> None:
         if self.cluster_arn and not self.bootstrap:

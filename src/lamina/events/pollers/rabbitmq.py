@@ -26,12 +26,11 @@ from lamina.events.batching import BatchBudget, record_size
 from lamina.events.filtering import compile_filters
 from lamina.events.mapping_model import EventSourceMapping
 from lamina.events.parameters import DEFAULT_WINDOW_SECONDS
-from lamina.events.pollers.base import PollerDeps, StopSignal
+from lamina.events.pollers.base import PollerDeps, StopSignal, consume_until_stopped
 
 log = logging.getLogger("lamina.events.rabbitmq")
 
 MAX_PREFETCH = 65_535
-RECONNECT_SECONDS = 2.0
 MAX_FAILURE_BACKOFF_SECONDS = 30.0
 
 
@@ -53,13 +52,7 @@ class RabbitMqPoller:
         self.stopping.event.set()
 
     async def run(self) -> None:
-        while not self.stopping.set:
-            try:
-                await self._consume()
-            except Exception as error:
-                log.warning("mapping %s: RabbitMQ queue %s: %s", self.mapping.uuid, self.key, error)
-                self.deps.dispatcher.report(self.mapping, f"PROBLEM: Connection error: {error}")
-                await self.stopping.sleep(RECONNECT_SECONDS)
+        await consume_until_stopped(self._consume, self.stopping, self.deps, self.mapping, f"RabbitMQ queue {self.key}")
 
     async def _consume(self) -> None:
         url = await self.deps.brokers.amqp_url(self.mapping.source_arn, self.secret_arn, self.virtual_host)
