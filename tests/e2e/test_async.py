@@ -11,9 +11,9 @@ import sys
 import time
 
 import pytest
-from aws_endpoint import LocalAws
 from botocore.exceptions import ClientError
 
+from aws_endpoint import LocalAws
 from helpers import LaminaServer, create_python_function, make_zip
 
 RETRY_BASE = 0.5

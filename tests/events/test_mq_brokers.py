@@ -7,8 +7,8 @@ import asyncio
 import json
 
 import pytest
-from aws_endpoint import LocalAws
 
+from aws_endpoint import LocalAws
 from lamina.events.aws_clients import AwsClients
 from lamina.events.mq_brokers import BrokerError, MqBrokers, parse_broker_urls
 

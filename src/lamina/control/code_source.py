@@ -8,7 +8,10 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from lamina.errors import InvalidParameterValueException
+from lamina.sdk_clients import SdkClients
 
 
 async def package_bytes(code: Mapping[str, Any], region: str) -> bytes:
@@ -24,12 +27,12 @@ async def package_bytes(code: Mapping[str, Any], region: str) -> bytes:
     raise InvalidParameterValueException("Please provide a source for function code: ZipFile or S3Bucket and S3Key.")
 
 
-def _s3_object(bucket: str, key: str, version: str | None, region: str) -> bytes:
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
+_S3 = SdkClients(read_timeout=60)
 
+
+def _s3_object(bucket: str, key: str, version: str | None, region: str) -> bytes:
     try:
-        s3 = boto3.client("s3", region_name=region)
+        s3 = _S3.client("s3", region)
         extra = {"VersionId": version} if version else {}
         return s3.get_object(Bucket=bucket, Key=key, **extra)["Body"].read()
     except ClientError as e:

@@ -15,8 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any
 
-import boto3
-from botocore.config import Config as BotoConfig
+from lamina.sdk_clients import SdkClients
 
 # Threads for blocking AWS calls; also the size of each client's connection pool.
 POLLER_THREADS = 96
@@ -74,22 +73,10 @@ class AwsClients:
     def __init__(self, threads: int = POLLER_THREADS) -> None:
         self.threads = threads
         self._executor = DaemonThreadPool(threads, "lamina-esm")
-        self._clients: dict[tuple[str, str], Any] = {}
-        self._lock = threading.Lock()
+        self._clients = SdkClients(read_timeout=40, max_pool_connections=threads)
 
     def client(self, service: str, region: str) -> Any:
-        with self._lock:
-            client = self._clients.get((service, region))
-            if client is None:
-                session = boto3.Session(region_name=region)
-                if session.get_credentials() is None:  # local endpoints accept any key
-                    session = boto3.Session(region_name=region, aws_access_key_id="lamina",
-                                            aws_secret_access_key="lamina")
-                client = session.client(service, config=BotoConfig(
-                    retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=40,
-                    max_pool_connections=self.threads))
-                self._clients[(service, region)] = client
-            return client
+        return self._clients.client(service, region)
 
     def submit(self, fn: Callable[[], Any]) -> asyncio.Future:
         """Run a blocking function on the pollers' threads."""

@@ -5,15 +5,14 @@ and the usual credential chain). A Lambda function destination is reached in-pro
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import orjson
-from botocore.config import Config as BotoConfig
+
+from lamina.sdk_clients import SdkClients
 
 # Sends an async invocation of (account, region, function name, qualifier, payload).
 LocalInvoker = Callable[[str, str, str, str | None, bytes], Awaitable[None]]
@@ -34,22 +33,11 @@ def _arn_parts(arn: str) -> tuple[str, str, str, str]:
 class Senders:
     def __init__(self, local_invoke: LocalInvoker) -> None:
         self.local_invoke = local_invoke
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients = SdkClients(read_timeout=30, max_attempts=2)
         self._queue_urls: dict[str, str] = {}
-        self._lock = threading.Lock()
 
     def _client(self, service: str, region: str):
-        with self._lock:
-            client = self._clients.get((service, region))
-            if client is None:
-                session = boto3.Session(region_name=region)
-                if session.get_credentials() is None:  # local endpoints accept any key
-                    session = boto3.Session(region_name=region, aws_access_key_id="lamina",
-                                            aws_secret_access_key="lamina")
-                client = session.client(service, config=BotoConfig(retries={"max_attempts": 2, "mode": "standard"},
-                                                                    connect_timeout=5, read_timeout=30))
-                self._clients[(service, region)] = client
-            return client
+        return self._clients.client(service, region)
 
     async def send(self, target: str, body: bytes, attributes: dict[str, Any], context: dict[str, Any]) -> None:
         service, region, account, resource = _arn_parts(target)

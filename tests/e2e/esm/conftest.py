@@ -5,9 +5,9 @@ uses sources of its own."""
 from __future__ import annotations
 
 import pytest
-from aws_endpoint import LocalAws
 from esm_helpers import BROKER_ARN, rabbitmq_url
 
+from aws_endpoint import LocalAws
 from helpers import LaminaServer
 
 TRANSITION_SECONDS = 1.5
