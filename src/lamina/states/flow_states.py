@@ -27,11 +27,7 @@ if TYPE_CHECKING:
 
 def run_pass(run: Run, frame: Frame, state: PassState) -> None:
     if state.jsonata:
-        output = (
-            run.jsonata(frame, state.output, "Output", input=frame.input)
-            if state.output is not ABSENT
-            else frame.input
-        )
+        output = run.jsonata_output(frame, state)
         assigned = run.assign_jsonata(frame, state.assign, input=frame.input)
     else:
         scope = run.scope(frame, frame.input)
@@ -94,11 +90,7 @@ def run_choice(run: Run, frame: Frame, state: ChoiceState) -> None:
 
 def run_succeed(run: Run, frame: Frame, state: SucceedState) -> None:
     if state.jsonata:
-        output = (
-            run.jsonata(frame, state.output, "Output", input=frame.input)
-            if state.output is not ABSENT
-            else frame.input
-        )
+        output = run.jsonata_output(frame, state)
     else:
         scope = run.scope(frame, frame.input)
         effective = apply_input_path(state.input_path, scope)
@@ -164,11 +156,7 @@ def finish_wait(run: Run, frame: Frame, state: WaitState) -> None:
     frame.timer = None
     frame.phase = "running"
     if state.jsonata:
-        output = (
-            run.jsonata(frame, state.output, "Output", input=frame.input)
-            if state.output is not ABSENT
-            else frame.input
-        )
+        output = run.jsonata_output(frame, state)
         assigned = run.assign_jsonata(frame, state.assign, input=frame.input)
     else:
         scope = run.scope(frame, frame.effective_input)

@@ -362,6 +362,12 @@ class Run:
             return self.jsonata(frame, value, field, input=frame.input)
         return value
 
+    def jsonata_output(self, frame: Frame, state: State) -> Any:
+        """A JSONata state's `Output` over its input, or the input itself when it has none."""
+        if state.output is ABSENT:
+            return frame.input
+        return self.jsonata(frame, state.output, "Output", input=frame.input)
+
     def finish_with_result(self, frame: Frame, state: State, result: Any) -> None:
         """Task, Parallel and Map: from the result to the state's output and variables."""
         if state.jsonata:

@@ -58,16 +58,13 @@ class ActivitiesApi:
         return {}
 
     async def list_activities(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        after = paging.decode_str(params.get("nextToken"))
-        limit = paging.page_size(params.get("maxResults"))
-        mine = sorted((a for a in self.registry.activities.values()
-                       if (a.account_id, a.region) == (ctx.account_id, ctx.region)
-                       and (after is None or a.name > after)), key=lambda a: a.name)
-        page = mine[:limit]
+        page, token = paging.page_by_name(
+            (x for x in self.registry.activities.values() if (x.account_id, x.region) == (ctx.account_id, ctx.region)),
+            params)
         out: dict[str, Any] = {"activities": [
             {"activityArn": a.arn, "name": a.name, "creationDate": a.creation_date} for a in page]}
-        if len(mine) > limit:
-            out["nextToken"] = paging.encode(page[-1].name)
+        if token:
+            out["nextToken"] = token
         return out
 
     async def get_activity_task(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

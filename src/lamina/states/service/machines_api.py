@@ -132,17 +132,13 @@ class StateMachinesApi:
         return {}
 
     async def list_state_machines(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        after = paging.decode_str(params.get("nextToken"))
-        limit = paging.page_size(params.get("maxResults"))
-        mine = sorted((m for m in self.registry.machines.values()
-                       if (m.account_id, m.region) == (ctx.account_id, ctx.region)
-                       and (after is None or m.name > after)), key=lambda m: m.name)
-        page = mine[:limit]
+        page, token = paging.page_by_name(
+            (x for x in self.registry.machines.values() if (x.account_id, x.region) == (ctx.account_id, ctx.region)),
+            params)
         out: dict[str, Any] = {"stateMachines": [
-            {"stateMachineArn": m.arn, "name": m.name, "type": m.type, "creationDate": m.creation_date}
-            for m in page]}
-        if len(mine) > limit:
-            out["nextToken"] = paging.encode(page[-1].name)
+            {"stateMachineArn": m.arn, "name": m.name, "type": m.type, "creationDate": m.creation_date} for m in page]}
+        if token:
+            out["nextToken"] = token
         return out
 
     async def validate_state_machine_definition(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
