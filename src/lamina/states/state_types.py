@@ -61,25 +61,11 @@ class StateTypeParser:
             check.error("Value is not a valid resource ARN", f"{loc}/Resource", "INVALID_RESOURCE")
         else:
             state.resource = raw["Resource"]
-        for field in ("TimeoutSeconds", "HeartbeatSeconds"):
-            attr = "timeout_seconds" if field == "TimeoutSeconds" else "heartbeat_seconds"
-            if field in raw and f"{field}Path" in raw:
-                check.error(f"These fields cannot be present at the same time: [{field}, {field}Path]", loc)
-            if field in raw:
-                value = raw[field]
-                if state.jsonata and jsonata_query.is_expression(value):
-                    check.check_jsonata(value, f"{loc}/{field}")
-                elif not is_positive_int(value) or value > 99999999:
-                    check.error(
-                        f"The value for the field '{field}' must be a positive integer", f"{loc}/{field}"
-                    )
-                setattr(state, attr, value)
-            if f"{field}Path" in raw:
-                setattr(
-                    state,
-                    f"{attr}_path",
-                    check.path_field(raw, f"{field}Path", loc, reference=True, nullable=False),
-                )
+        for field, attr in (("TimeoutSeconds", "timeout_seconds"), ("HeartbeatSeconds", "heartbeat_seconds")):
+            self._number_field(
+                state, raw, loc, field, attr, 1, 99999999,
+                message=f"The value for the field '{field}' must be a positive integer",
+            )
         timeout, heartbeat = state.timeout_seconds, state.heartbeat_seconds
         if is_positive_int(timeout) and is_positive_int(heartbeat) and heartbeat >= timeout:
             check.error("HeartbeatSeconds must be smaller than TimeoutSeconds", f"{loc}/HeartbeatSeconds")
@@ -264,7 +250,7 @@ class StateTypeParser:
 
     def _number_field(
         self,
-        state: MapState,
+        state: TaskState | MapState,
         raw: dict[str, Any],
         loc: str,
         field: str,
@@ -272,8 +258,9 @@ class StateTypeParser:
         low: int,
         high: int | None,
         integer: bool = True,
+        message: str | None = None,
     ) -> None:
-        """A Map limit given as a number (or JSONata expression) or as `<field>Path`."""
+        """A Task or Map limit given as a number (or JSONata expression) or as `<field>Path`."""
         check = self.check
         if field in raw and f"{field}Path" in raw:
             check.error(f"These fields cannot be present at the same time: [{field}, {field}Path]", loc)
@@ -290,7 +277,8 @@ class StateTypeParser:
                 if not ok or value < low or (high is not None and value > high):
                     bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
                     check.error(
-                        f"The value for the field '{field}' must be a number {bounds}", f"{loc}/{field}"
+                        message or f"The value for the field '{field}' must be a number {bounds}",
+                        f"{loc}/{field}",
                     )
             setattr(state, attr, value)
         if f"{field}Path" in raw:
