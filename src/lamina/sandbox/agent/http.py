@@ -110,11 +110,7 @@ class HttpConnection:
             self._start_request(lines)
             return True
         if stage == "length":
-            take = min(self._remaining, len(buf))
-            self._keep(buf[:take])
-            del buf[:take]
-            self._remaining -= take
-            if self._remaining:
+            if not self._take_body(buf):
                 return False
             self._finish_request()
             return True
@@ -133,11 +129,7 @@ class HttpConnection:
             self._stage = "chunk-data" if self._remaining else "trailers"
             return True
         if stage == "chunk-data":
-            take = min(self._remaining, len(buf))
-            self._keep(buf[:take])
-            del buf[:take]
-            self._remaining -= take
-            if self._remaining:
+            if not self._take_body(buf):
                 return False
             self._stage = "chunk-end"
             return True
@@ -191,6 +183,14 @@ class HttpConnection:
             self._stage = "length"
         if headers.get("expect", "").lower() == "100-continue":
             self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def _take_body(self, buf: bytearray) -> bool:
+        """Move up to `_remaining` body bytes out of `buf`; True once all have arrived."""
+        take = min(self._remaining, len(buf))
+        self._keep(buf[:take])
+        del buf[:take]
+        self._remaining -= take
+        return not self._remaining
 
     def _keep(self, data: bytearray) -> None:
         request = self._request
