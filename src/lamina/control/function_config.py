@@ -111,6 +111,14 @@ def vpc_config(given: Mapping[str, Any]) -> dict[str, Any]:
             "VpcId": "", "Ipv6AllowedForDualStack": bool(given.get("Ipv6AllowedForDualStack", False))}
 
 
+def _set_environment_and_vpc(config: dict[str, Any], params: Mapping[str, Any]) -> None:
+    """Environment and VpcConfig as given, normalised to the shapes GetFunctionConfiguration returns."""
+    if params.get("Environment") is not None:
+        config["Environment"] = {"Variables": dict(params["Environment"].get("Variables") or {})}
+    if params.get("VpcConfig") is not None:
+        config["VpcConfig"] = vpc_config(params["VpcConfig"])
+
+
 def new_configuration(params: Mapping[str, Any], *, name: str, arn: str, region: str, code_size: int,
                       code_sha256: str, timestamp: str, runtime_version: str) -> dict[str, Any]:
     config: dict[str, Any] = {
@@ -141,10 +149,7 @@ def new_configuration(params: Mapping[str, Any], *, name: str, arn: str, region:
     for member in ("DeadLetterConfig", "KMSKeyArn", "FileSystemConfigs"):
         if params.get(member) is not None:
             config[member] = params[member]
-    if params.get("Environment") is not None:
-        config["Environment"] = {"Variables": dict(params["Environment"].get("Variables") or {})}
-    if params.get("VpcConfig") is not None:
-        config["VpcConfig"] = vpc_config(params["VpcConfig"])
+    _set_environment_and_vpc(config, params)
     return config
 
 
@@ -153,10 +158,7 @@ def updated_configuration(current: Mapping[str, Any], params: Mapping[str, Any],
     for member in _PLAIN_MEMBERS:
         if params.get(member) is not None:
             config[member] = params[member]
-    if params.get("Environment") is not None:
-        config["Environment"] = {"Variables": dict(params["Environment"].get("Variables") or {})}
-    if params.get("VpcConfig") is not None:
-        config["VpcConfig"] = vpc_config(params["VpcConfig"])
+    _set_environment_and_vpc(config, params)
     if params.get("TracingConfig") is not None:
         config["TracingConfig"] = {"Mode": params["TracingConfig"].get("Mode", "PassThrough")}
     if params.get("SnapStart") is not None:
