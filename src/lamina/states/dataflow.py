@@ -59,6 +59,11 @@ def select(path_text: str, scope: PathScope) -> Any:
         raise StatesError(RUNTIME, f"Invalid path '{path_text}' : {e}") from e
 
 
+def value_or_path(value: Any, path_text: str | None, scope: PathScope) -> Any:
+    """A field given either as a value or as `<Field>Path` (parsed to `path_text`) into the scope."""
+    return select(path_text, scope) if path_text else value
+
+
 def apply_input_path(input_path: Any, scope: PathScope) -> Any:
     if input_path is ABSENT:
         return scope.data

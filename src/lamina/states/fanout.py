@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lamina.states.dataflow import apply_input_path, apply_template, is_integer, select
+from lamina.states.dataflow import apply_input_path, apply_template, is_integer, select, value_or_path
 from lamina.states.errors import (
     EXCEED_TOLERATED_FAILURE_THRESHOLD,
     QUERY_EVALUATION_ERROR,
@@ -75,18 +75,10 @@ def start_map(run: Run, frame: Frame, state: MapState) -> None:
         effective = apply_input_path(state.input_path, scope)
         scope = scope.with_data(effective)
         items = select(state.items_path, scope) if state.items_path is not ABSENT else effective
-        max_concurrency = (
-            select(state.max_concurrency_path, scope) if state.max_concurrency_path else state.max_concurrency
-        )
-        tolerated_count = (
-            select(state.tolerated_failure_count_path, scope)
-            if state.tolerated_failure_count_path
-            else state.tolerated_failure_count
-        )
-        tolerated_pct = (
-            select(state.tolerated_failure_percentage_path, scope)
-            if state.tolerated_failure_percentage_path
-            else state.tolerated_failure_percentage
+        max_concurrency = value_or_path(state.max_concurrency, state.max_concurrency_path, scope)
+        tolerated_count = value_or_path(state.tolerated_failure_count, state.tolerated_failure_count_path, scope)
+        tolerated_pct = value_or_path(
+            state.tolerated_failure_percentage, state.tolerated_failure_percentage_path, scope
         )
         error = RUNTIME
     if not isinstance(items, list):

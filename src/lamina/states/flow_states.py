@@ -13,7 +13,7 @@ from lamina.states.dataflow import (
     evaluate_jsonata,
     evaluate_path_or_intrinsic,
     is_integer,
-    select,
+    value_or_path,
 )
 from lamina.states.errors import NO_CHOICE_MATCHED, QUERY_EVALUATION_ERROR, RUNTIME, StatesError
 from lamina.states.execution import Frame
@@ -131,8 +131,8 @@ def enter_wait(run: Run, frame: Frame, state: WaitState) -> None:
         scope = run.scope(frame, frame.input)
         effective = apply_input_path(state.input_path, scope)
         scope = scope.with_data(effective)
-        seconds = select(state.seconds_path, scope) if state.seconds_path else state.seconds
-        timestamp = select(state.timestamp_path, scope) if state.timestamp_path else state.timestamp
+        seconds = value_or_path(state.seconds, state.seconds_path, scope)
+        timestamp = value_or_path(state.timestamp, state.timestamp_path, scope)
         error = RUNTIME
     if seconds is not ABSENT:
         if not is_integer(seconds) or seconds < 0:

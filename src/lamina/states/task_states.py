@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lamina.states.dataflow import apply_input_path, apply_template, is_integer, select
+from lamina.states.dataflow import apply_input_path, apply_template, is_integer, value_or_path
 from lamina.states.effects import CancelTask, RunTask
 from lamina.states.errors import QUERY_EVALUATION_ERROR, RUNTIME, StatesError
 from lamina.states.execution import ExecutionState, Frame
@@ -72,14 +72,8 @@ def dispatch_task(run: Run, frame: Frame, state: TaskState) -> None:
     else:
         scope = run.scope(frame, effective, ctx)
         task_input = apply_template(state.parameters, scope) if state.parameters is not ABSENT else effective
-        timeout = (
-            select(state.timeout_seconds_path, scope) if state.timeout_seconds_path else state.timeout_seconds
-        )
-        heartbeat = (
-            select(state.heartbeat_seconds_path, scope)
-            if state.heartbeat_seconds_path
-            else state.heartbeat_seconds
-        )
+        timeout = value_or_path(state.timeout_seconds, state.timeout_seconds_path, scope)
+        heartbeat = value_or_path(state.heartbeat_seconds, state.heartbeat_seconds_path, scope)
         credentials = apply_template(state.credentials, scope) if state.credentials is not ABSENT else None
     timeout = positive_seconds(timeout, "TimeoutSeconds", state)
     heartbeat = positive_seconds(heartbeat, "HeartbeatSeconds", state)
