@@ -14,7 +14,10 @@ from pathlib import Path
 
 import boto3
 import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config as BotoConfig
+from botocore.credentials import Credentials
 
 REPO = Path(__file__).resolve().parent.parent
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
@@ -84,8 +87,24 @@ class LaminaServer:
         self._log.close()
         return code
 
+    @property
+    def access_key(self) -> tuple[str, str]:
+        """(key id, secret) of the first configured access key; without keys any key is accepted."""
+        configured = self.env.get("LAMINA_ACCESS_KEYS", "")
+        if not configured:
+            return "000000000000", "secret"
+        key_id, secret, _account = configured.split(",")[0].split(":")
+        return key_id, secret
+
     def reset(self) -> None:
-        requests.post(f"{self.endpoint}/_lamina/reset", timeout=30).raise_for_status()
+        """The development reset, SigV4-signed by the server's own key (it needs one when keys are set)."""
+        self.signed_post("/_lamina/reset", *self.access_key).raise_for_status()
+
+    def signed_post(self, path: str, key_id: str, secret: str, body: bytes = b"",
+                    token: str | None = None) -> requests.Response:
+        request = AWSRequest(method="POST", url=f"{self.endpoint}{path}", data=body)
+        SigV4Auth(Credentials(key_id, secret, token), "lambda", "us-east-1").add_auth(request)
+        return requests.post(request.url, data=body, headers=dict(request.headers), timeout=30)
 
     def client(self, service: str = "lambda", account: str = "000000000000", region: str = "us-east-1",
                secret: str = "secret", retries: int = 0, validate: bool = True):

@@ -40,6 +40,11 @@ class InternalRoutes:
         if path == "/_lamina/health" and method == "GET":
             return Response.json(200, self.health())
         if path == "/_lamina/reset" and method == "POST" and self.reset is not None:
+            # Wipes every account: with keys configured, only a configured key may sign it
+            # (not the session credentials a function holds).
+            if self.authenticator:
+                self.authenticator.authenticate(method, path, request.raw_query, request.headers, request.body,
+                                                allow_sessions=False)
             await self.reset()
             return Response.json(200, {"reset": True})
         code = _CODE.fullmatch(path)

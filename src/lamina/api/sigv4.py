@@ -76,14 +76,17 @@ class Authenticator:
         self.sessions = sessions
 
     def authenticate(self, method: str, raw_path: str, raw_query: str, headers: dict[str, str],
-                     body: bytes) -> Caller:
+                     body: bytes, *, allow_sessions: bool = True) -> Caller:
+        """The caller of a signed request. `allow_sessions=False` accepts only the configured
+        keys, not the session credentials lamina hands to functions."""
         header = headers.get("authorization")
         if not self.keys:
             return self._unchecked(header, headers.get("x-amz-security-token"))
         if not header:
             raise MissingAuthenticationTokenException("Missing Authentication Token")
         auth = parse_authorization(header)
-        account, secret = self._credentials(auth.access_key_id, headers.get("x-amz-security-token"))
+        session_token = headers.get("x-amz-security-token") if allow_sessions else None
+        account, secret = self._credentials(auth.access_key_id, session_token)
         self._check_date(headers.get("x-amz-date", ""), auth)
         expected = self._signature(auth, secret, method, raw_path, raw_query, headers, body)
         if not hmac.compare_digest(expected, auth.signature):
