@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import math
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -23,6 +25,12 @@ from lamina.errors import InvalidParameterValueException, InvalidRequestContentE
 
 _INTEGERS = ("integer", "long")
 _FLOATS = ("float", "double")
+# What the model's types hold: a value outside is refused like any other range violation
+# (the services store them in 64-bit columns and compute with them).
+_TYPE_RANGES = {"integer": (-2**31, 2**31 - 1), "long": (-2**63, 2**63 - 1)}
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+# Timestamps must make a datetime: years 1 to 9999, in seconds since the epoch.
+_TIMESTAMP_RANGE = (-62135596800.0, 253402300799.0)
 
 
 # ---------------------------------------------------------------- requests
@@ -111,9 +119,16 @@ def _from_text(shape: Shape, value: Any, name: str) -> Any:
     kind = shape.type_name
     try:
         if kind in _INTEGERS:
+            if not _INTEGER_TEXT.fullmatch(value):
+                raise ValueError(value)
             return int(value)
         if kind in _FLOATS:
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise ValueError(value)
+            return number
+        if kind == "timestamp":
+            return _timestamp(value, name, text=True)
         if kind == "boolean":
             if str(value).lower() not in ("true", "false"):
                 raise ValueError(value)
@@ -166,15 +181,27 @@ def _decode(shape: Shape, value: Any, path: str) -> Any:
             raise InvalidRequestContentException(
                 f"Could not parse request body into json: {path} is not valid base64") from None
     if kind == "timestamp":
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        _expect(isinstance(value, str), shape, value, path)
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            raise InvalidRequestContentException(
-                f"Could not parse request body into json: {path} is not a timestamp") from None
+        _expect(isinstance(value, int | float | str) and not isinstance(value, bool), shape, value, path)
+        return _timestamp(value, path)
     return value
+
+
+def _timestamp(value: int | float | str, path: str, text: bool = False) -> float:
+    """Seconds since the epoch, from a number or an ISO 8601 text (query strings: either)."""
+    seconds: float | None = None
+    if isinstance(value, str):
+        try:
+            seconds = float(value) if text and _INTEGER_TEXT.fullmatch(value) else \
+                datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except (ValueError, OverflowError):
+            pass
+    else:
+        seconds = float(value)
+    if seconds is None or not _TIMESTAMP_RANGE[0] <= seconds <= _TIMESTAMP_RANGE[1]:
+        if text:
+            raise InvalidParameterValueException(f"Invalid value '{value}' for parameter {path}: expected timestamp")
+        raise InvalidRequestContentException(f"Could not parse request body into json: {path} is not a timestamp")
+    return seconds
 
 
 _JSON_NAMES = {"structure": "an object", "list": "an array", "map": "an object", "string": "a string",
@@ -228,10 +255,12 @@ def _validate(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
         elif "pattern" in meta and not _pattern(meta["pattern"]).fullmatch(value):
             fail(f"Member must satisfy regular expression pattern: {meta['pattern']}")
     elif kind in _INTEGERS or kind in _FLOATS:
-        if "min" in meta and value < meta["min"]:
-            fail(f"Member must have value greater than or equal to {meta['min']}")
-        if "max" in meta and value > meta["max"]:
-            fail(f"Member must have value less than or equal to {meta['max']}")
+        least, most = _TYPE_RANGES.get(kind, (None, None))
+        least, most = meta.get("min", least), meta.get("max", most)
+        if least is not None and value < least:
+            fail(f"Member must have value greater than or equal to {least}")
+        if most is not None and value > most:
+            fail(f"Member must have value less than or equal to {most}")
     elif kind == "list":
         for i, item in enumerate(value):
             _validate(shape.member, item, f"{path}.{i + 1}.member", problems)  # type: ignore[attr-defined]
@@ -244,7 +273,13 @@ def _validate(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
 def _show(value: Any) -> str:
     if isinstance(value, bytes):
         return f"<{len(value)} bytes>"
-    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = orjson.dumps(value).decode()
+        except TypeError:  # orjson renders only 64-bit integers; the json module renders any
+            text = json.dumps(value, default=str)
     return text if len(text) <= 200 else text[:200] + "..."
 
 
