@@ -7,7 +7,7 @@ import sys
 
 import uvloop
 
-from lamina.api.http_server import HttpRequest, HttpResponse, HttpServer
+from lamina.api.http_server import FixedAdmission, HttpRequest, HttpResponse, HttpServer
 
 
 async def echo(request: HttpRequest) -> HttpResponse:
@@ -15,4 +15,4 @@ async def echo(request: HttpRequest) -> HttpResponse:
 
 
 if __name__ == "__main__":
-    uvloop.run(HttpServer(echo, max_body=10 << 20).serve("127.0.0.1", int(sys.argv[1])))
+    uvloop.run(HttpServer(echo, admission=FixedAdmission(10 << 20)).serve("127.0.0.1", int(sys.argv[1])))

@@ -66,6 +66,16 @@ SETTINGS: tuple[Setting, ...] = (
             "for an Amazon MQ broker ARN used as an event source. Other broker ARNs are resolved through the "
             "Amazon MQ API (DescribeBroker); credentials always come from the mapping's BASIC_AUTH secret in "
             "Secrets Manager."),
+    Setting("http_header_timeout_seconds", 20.0, float,
+            "A request head must arrive within this long of its first byte (of the connection's start, for "
+            "its first request); else the client gets 408 and the connection is closed."),
+    Setting("http_body_timeout_seconds", 20.0, float,
+            "A request body that sends nothing for this long gets 408 and the connection is closed."),
+    Setting("http_keep_alive_seconds", 75.0, float,
+            "Idle keep-alive connections are closed after this long (longer than SDKs keep idle connections)."),
+    Setting("http_max_connections_per_client", 2048, int,
+            "Open connections allowed per client address; more are answered `429 TooManyRequestsException` "
+            "(with `Retry-After`, which SDKs retry) and closed."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -90,6 +100,10 @@ class Config:
     log_level: str = "info"
     esm_transition_seconds: float = 0.5
     mq_broker_urls: str = ""
+    http_header_timeout_seconds: float = 20.0
+    http_body_timeout_seconds: float = 20.0
+    http_keep_alive_seconds: float = 75.0
+    http_max_connections_per_client: int = 2048
     # Operator-provided AWS endpoint settings (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>),
     # passed on to functions so SDK calls from inside them reach the same places.
     aws_endpoints: dict[str, str] = field(default_factory=dict)

@@ -14,8 +14,8 @@ from botocore.loaders import Loader
 from botocore.model import ServiceModel
 
 from lamina import __version__
-from lamina.api.app import MAX_BODY, App
-from lamina.api.http_server import HttpServer
+from lamina.api.app import App
+from lamina.api.http_server import ConnectionLimits, HttpServer
 from lamina.api.internal import InternalRoutes
 from lamina.api.json_protocol import JsonProtocolAdapter
 from lamina.api.lambda_operations import lambda_operations
@@ -197,6 +197,9 @@ def platform_environment(config: Config) -> dict[str, str]:
 def serve(config: Config) -> None:
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     lamina = Lamina(config)
-    # Keep-alive longer than SDK clients keep idle connections, so a reused one is not closed under them.
-    server = HttpServer(lamina.app, max_body=MAX_BODY, keep_alive_s=75)
+    limits = ConnectionLimits(header_timeout_s=config.http_header_timeout_seconds,
+                              body_timeout_s=config.http_body_timeout_seconds,
+                              keep_alive_s=config.http_keep_alive_seconds,
+                              max_per_client=config.http_max_connections_per_client)
+    server = HttpServer(lamina.app, admission=lamina.app, limits=limits)
     uvloop.run(server.serve(config.host, config.port, on_startup=lamina.start, on_shutdown=lamina.close))

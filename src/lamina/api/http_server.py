@@ -3,8 +3,22 @@ response leaves in a single write.
 
 It exists because the front door is the hot path of every invocation: a generic ASGI server
 costs a message dict per event and writes the status line and the body separately, which on
-a small machine doubles the wake-ups of every client. Requests on one connection are served
-in order; idle keep-alive connections are closed after `keep_alive_s`.
+a small machine doubles the wake-ups of every client.
+
+What one client can hold is bounded:
+- requests on a connection are served in order, and the connection is not read while one is
+  being served, so at most one request (and what one read brings) is buffered per connection;
+- a request's body is refused (`Admission.body_limit`) as soon as its head, or the chunks
+  received so far, say it is larger than its operation accepts;
+- one timer per connection: a request head must arrive within `header_timeout_s`, a body
+  must keep arriving (each read restarts `body_timeout_s`), and an idle keep-alive
+  connection is closed after `keep_alive_s`;
+- a client address holds at most `max_per_client` connections; more are answered with
+  `Admission.too_many_connections` and closed.
+
+A refused request is answered, then the connection is half-closed and what the client still
+sends is read and dropped for a moment, so that its unread bytes do not make the kernel reset
+the connection before the client has read the answer.
 """
 
 from __future__ import annotations
@@ -13,17 +27,21 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from http import HTTPStatus
+from typing import Any, Protocol
 
 import httptools
 
 log = logging.getLogger("lamina.http")
 
 _REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
+# How long a refused connection is drained before it is closed.
+LINGER_S = 2.0
 
 
 class HttpRequest:
-    __slots__ = ("method", "target", "headers", "body", "http_version", "keep_alive", "server", "client")
+    __slots__ = ("method", "target", "headers", "body", "http_version", "keep_alive", "server", "client", "route")
 
     def __init__(self) -> None:
         self.method = ""
@@ -34,6 +52,7 @@ class HttpRequest:
         self.keep_alive = True
         self.server: tuple[str, int] = ("", 0)
         self.client: tuple[str, int] | None = None
+        self.route: Any = None  # what `Admission.body_limit` learned from the head, for the handler
 
 
 class HttpResponse:
@@ -46,6 +65,47 @@ class HttpResponse:
 
 
 Handler = Callable[[HttpRequest], Awaitable[HttpResponse]]
+
+
+class Admission(Protocol):
+    """What the application decides from a request head, before the body is read."""
+
+    def body_limit(self, request: HttpRequest) -> int:
+        """The largest body this request may carry (method, target and headers are known)."""
+
+    def body_too_large(self, request: HttpRequest, size: int) -> HttpResponse:
+        """The answer to a request whose body is (at least) `size` bytes, over its limit."""
+
+    def too_many_connections(self, client: str, limit: int) -> HttpResponse:
+        """The answer to a connection over the per-client cap."""
+
+
+def _text(status: int, message: str) -> HttpResponse:
+    return HttpResponse(status, [(b"content-type", b"text/plain")], message.encode())
+
+
+class FixedAdmission:
+    """One body limit for every request, plain-text refusals."""
+
+    def __init__(self, max_body: int) -> None:
+        self.max_body = max_body
+
+    def body_limit(self, request: HttpRequest) -> int:
+        return self.max_body
+
+    def body_too_large(self, request: HttpRequest, size: int) -> HttpResponse:
+        return _text(413, f"request body too large: at most {self.max_body} bytes")
+
+    def too_many_connections(self, client: str, limit: int) -> HttpResponse:
+        return _text(429, f"too many connections from {client}: at most {limit}")
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    header_timeout_s: float = 20.0
+    body_timeout_s: float = 20.0
+    keep_alive_s: float = 75.0
+    max_per_client: int = 2048
 
 
 def encode_response(response: HttpResponse, keep_alive: bool) -> bytes:
@@ -63,60 +123,143 @@ def encode_response(response: HttpResponse, keep_alive: bool) -> bytes:
     return b"".join(parts)
 
 
+# What a connection's timer is counting down to.
+_HEAD, _BODY, _IDLE, _LINGER = "head", "body", "idle", "linger"
+
+
+class _Refused(Exception):
+    def __init__(self, response: HttpResponse) -> None:
+        self.response = response
+
+
 class _Connection(asyncio.Protocol):
     def __init__(self, server: HttpServer) -> None:
         self.server = server
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
-        self.request: HttpRequest | None = None
+        self.client = ""  # the peer's address, as counted for the per-client cap
+        self.counted = False
+        self.request: HttpRequest | None = None  # being parsed
+        self.in_body = False
         self.header_name = b""
         self.body_parts: list[bytes] = []
         self.body_size = 0
+        self.body_limit = 0
         self.ready: list[HttpRequest] = []  # parsed, waiting for the one before them
         self.serving: asyncio.Task | None = None
-        self.idle_timer: asyncio.TimerHandle | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_for: str | None = None
+        self.paused = False  # not reading: the client sent more while a request was being served
+        self.write_blocked = False  # the client is not reading its answers: nor do we read its requests
         self.closing = False
+        self.refused = False  # answered with an error: what the client still sends is dropped
 
     # -- transport ------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.server.connections.add(self)
-        self._arm_idle_timer()
+        server = self.server
+        server.connections.add(self)
+        peer = transport.get_extra_info("peername")
+        self.client = str(peer[0]) if peer else ""
+        count = server.per_client.get(self.client, 0)
+        if count >= server.limits.max_per_client:
+            self._refuse(server.admission.too_many_connections(self.client, server.limits.max_per_client))
+            return
+        server.per_client[self.client] = count + 1
+        self.counted = True
+        self._set_timer(_HEAD, server.limits.header_timeout_s)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.server.connections.discard(self)
+        server = self.server
+        server.connections.discard(self)
+        if self.counted:
+            self.counted = False
+            left = server.per_client[self.client] - 1
+            if left:
+                server.per_client[self.client] = left
+            else:
+                del server.per_client[self.client]
         self.closing = True
-        if self.idle_timer:
-            self.idle_timer.cancel()
+        self._set_timer(None)
+
+    def pause_writing(self) -> None:
+        self.write_blocked = True
+
+    def resume_writing(self) -> None:
+        self.write_blocked = False
+        if self.paused and self.serving is None and self.transport is not None and not self.refused:
+            self.paused = False
+            self.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
-        if self.idle_timer:
-            self.idle_timer.cancel()
-            self.idle_timer = None
+        if self.refused:
+            return
+        if (self.serving is not None or self.write_blocked) and not self.paused:
+            # Pipelining: read no further until the request in progress is answered, so
+            # what waits is in the socket, not here.
+            self.transport.pause_reading()  # type: ignore[union-attr]
+            self.paused = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._fail(400, b"upgrades are not supported")
-        except httptools.HttpParserError:
-            self._fail(400, b"malformed HTTP request")
-        except _TooLarge:
-            self._fail(413, b"request body too large")
+            self._refuse(_text(400, "upgrades are not supported"))
+            return
+        except httptools.HttpParserError as error:
+            # httptools wraps what a callback raises (as HttpParserCallbackError).
+            refusal = error.__context__
+            self._refuse(refusal.response if isinstance(refusal, _Refused) else _text(400, "malformed HTTP request"))
+            return
+        self._watch_client()
 
-    def _fail(self, status: int, message: bytes) -> None:
-        if self.transport and not self.transport.is_closing():
-            self.transport.write(encode_response(HttpResponse(status, [(b"content-type", b"text/plain")], message),
-                                                 keep_alive=False))
-            self.transport.close()
-        self.closing = True
+    def _watch_client(self) -> None:
+        """Point the timer at what the client owes us now: nothing while a request is being
+        served; else the rest of a body (progress restarts it), a head (from its first byte,
+        or from the connection's start), or the next request of an idle connection."""
+        limits = self.server.limits
+        if self.serving is not None or self.refused:
+            self._set_timer(None)
+        elif self.request is None:
+            self._set_timer(_IDLE, limits.keep_alive_s)
+        elif self.in_body:
+            self._set_timer(_BODY, limits.body_timeout_s)
+        elif self.timer_for != _HEAD:
+            self._set_timer(_HEAD, limits.header_timeout_s)
 
-    def _arm_idle_timer(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.idle_timer = loop.call_later(self.server.keep_alive_s, self._idle)
+    def _set_timer(self, what: str | None, seconds: float = 0.0) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.timer_for = what
+        if what is not None:
+            self.timer = asyncio.get_running_loop().call_later(seconds, self._timed_out, what)
 
-    def _idle(self) -> None:
-        if self.transport and not self.serving and not self.ready:
-            self.transport.close()
+    def _timed_out(self, what: str) -> None:
+        self.timer = None
+        if self.transport is None or self.transport.is_closing():
+            return
+        if what == _HEAD or what == _BODY:
+            log.info("closing a connection from %s: the request %s did not arrive in time", self.client, what)
+            self._refuse(_text(408, f"the request {what} did not arrive in time"))
+        elif not self.serving and not self.ready:
+            self.transport.close()  # idle, or done lingering
+
+    def _refuse(self, response: HttpResponse) -> None:
+        """Answer, stop reading requests, and close once the client has had time to read it.
+        While a request is being served, its answer comes first and then the connection closes."""
+        self.refused = self.closing = True
+        if self.serving is not None:
+            return
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(encode_response(response, keep_alive=False))
+        if transport.can_write_eof():
+            transport.write_eof()
+        if self.paused:
+            transport.resume_reading()  # drain (and drop) the rest
+            self.paused = False
+        self._set_timer(_LINGER, LINGER_S)
 
     def shutdown(self) -> None:
         """Close once idle; the request being served (if any) still gets its response."""
@@ -128,6 +271,7 @@ class _Connection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self.request = HttpRequest()
+        self.in_body = False
         self.body_parts, self.body_size = [], 0
 
     def on_url(self, url: bytes) -> None:
@@ -149,16 +293,20 @@ class _Connection(asyncio.Protocol):
         request.keep_alive = self.parser.should_keep_alive()
         request.server = self.server.address
         request.client = self.transport.get_extra_info("peername")
+        admission = self.server.admission
+        self.body_limit = admission.body_limit(request)
         length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > self.server.max_body:
-            raise _TooLarge()
+        if length.isdigit() and int(length) > self.body_limit:
+            raise _Refused(admission.body_too_large(request, int(length)))
+        self.in_body = True
         if request.headers.get("expect", "").lower() == "100-continue":
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
         self.body_size += len(body)
-        if self.body_size > self.server.max_body:
-            raise _TooLarge()
+        if self.body_size > self.body_limit:  # a chunked body, or more than its Content-Length said
+            assert self.request is not None
+            raise _Refused(self.server.admission.body_too_large(self.request, self.body_size))
         self.body_parts.append(body)
 
     def on_message_complete(self) -> None:
@@ -167,11 +315,10 @@ class _Connection(asyncio.Protocol):
         request.body = b"".join(self.body_parts)
         self.body_parts = []
         self.request = None
+        self.in_body = False
         self.ready.append(request)
         if self.serving is None:
             self.serving = asyncio.get_running_loop().create_task(self._serve())
-        if len(self.ready) > 8:  # a client pipelining far ahead waits for us
-            self.transport.pause_reading()
 
     # -- serving ----------------------------------------------------------------------------
 
@@ -185,7 +332,7 @@ class _Connection(asyncio.Protocol):
                     response = await self.server.handler(request)
                 except Exception:
                     log.exception("the request handler failed")
-                    response = HttpResponse(500, [(b"content-type", b"text/plain")], b"internal error")
+                    response = _text(500, "internal error")
                 finally:
                     self.server.in_flight -= 1
                 keep_alive = request.keep_alive and not self.closing
@@ -195,27 +342,27 @@ class _Connection(asyncio.Protocol):
                 if not keep_alive:
                     self.transport.close()
                     return
-                if len(self.ready) <= 8:
-                    self.transport.resume_reading()
         finally:
             self.serving = None
-            if self.transport is not None and not self.transport.is_closing():
+            transport = self.transport
+            if transport is not None and not transport.is_closing():
                 if self.closing:
-                    self.transport.close()
+                    transport.close()
                 else:
-                    self._arm_idle_timer()
-
-
-class _TooLarge(Exception):
-    pass
+                    if self.paused and not self.write_blocked:
+                        self.paused = False
+                        transport.resume_reading()
+                    self._watch_client()
 
 
 class HttpServer:
-    def __init__(self, handler: Handler, *, max_body: int, keep_alive_s: float = 75.0) -> None:
+    def __init__(self, handler: Handler, *, admission: Admission,
+                 limits: ConnectionLimits | None = None) -> None:
         self.handler = handler
-        self.max_body = max_body
-        self.keep_alive_s = keep_alive_s
+        self.admission = admission
+        self.limits = limits or ConnectionLimits()
         self.connections: set[_Connection] = set()
+        self.per_client: dict[str, int] = {}  # open connections by client address
         self.in_flight = 0
         self.address: tuple[str, int] = ("", 0)
 

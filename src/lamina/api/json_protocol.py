@@ -25,12 +25,15 @@ class JsonProtocolAdapter:
         try:
             return await self._call(request)
         except AwsError as error:
-            body = error.body()
-            body["__type"] = error.code
-            response = Response(error.status, [(b"content-type", self.content_type),
-                                               (b"x-amzn-errortype", error.code.encode())], orjson.dumps(body))
-            response.headers.extend((k.encode(), v.encode()) for k, v in error.headers.items())
-            return response
+            return self.error_response(error)
+
+    def error_response(self, error: AwsError) -> Response:
+        body = error.body()
+        body["__type"] = error.code
+        response = Response(error.status, [(b"content-type", self.content_type),
+                                           (b"x-amzn-errortype", error.code.encode())], orjson.dumps(body))
+        response.headers.extend((k.encode(), v.encode()) for k, v in error.headers.items())
+        return response
 
     async def _call(self, request: Request) -> Response:
         name = request.headers.get("x-amz-target", "").partition(".")[2]

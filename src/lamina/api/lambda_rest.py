@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from botocore.model import ServiceModel
+from botocore.model import OperationModel, ServiceModel
 
 from lamina.api.app import Request, Response
 from lamina.api.routing import Router
 from lamina.api.shapes import parse_request, serialize_response
 from lamina.context import RequestContext
-from lamina.errors import NotImplementedOperation
+from lamina.errors import NotImplementedOperation, UnknownOperationException
 
 OperationHandler = Callable[[RequestContext, dict[str, Any]], Awaitable[Mapping[str, Any] | None]]
 
@@ -23,9 +23,20 @@ class RestJsonAdapter:
         self.router = Router(service)
         self.operations = operations
 
+    def route(self, method: str, raw_path: str, query: dict[str, list[str]]
+              ) -> tuple[OperationModel, dict[str, str]] | None:
+        try:
+            return self.router.match(method, raw_path, query)
+        except UnknownOperationException:
+            return None
+
     async def __call__(self, request: Request) -> Response:
         query = request.query
-        operation, labels = self.router.match(request.method, request.raw_path, query)
+        route = request.route
+        if route is not None and route.operation is not None and route.labels is not None:
+            operation, labels = route.operation, route.labels  # found from the head
+        else:
+            operation, labels = self.router.match(request.method, request.raw_path, query)
         handler = self.operations.get(operation.name)
         if handler is None:
             raise NotImplementedOperation(
