@@ -184,6 +184,19 @@ def test_step_functions_requests_are_limited_to_1_mb(impatient):
     assert json.loads(body)["message"] == "Request must be smaller than 1048576 bytes for the StartExecution operation"
 
 
+def test_an_endless_request_head_is_refused(impatient):
+    sock = connect(impatient)
+    sock.sendall(b"GET /2015-03-31/functions HTTP/1.1\r\nHost: x\r\n")
+    try:
+        for i in range(2000):  # 2 MB of headers offered
+            sock.sendall(b"X-Filler-%d: %s\r\n" % (i, b"z" * 1000))
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    status, _, _ = parse_response(read_until_closed(sock))
+    sock.close()
+    assert status == 431
+
+
 def test_a_chunked_body_is_refused_once_it_passes_the_limit(impatient):
     sock = connect(impatient)
     sock.sendall(f"POST {INVOKE.format(name='big')} HTTP/1.1\r\nHost: x\r\n"

@@ -38,6 +38,8 @@ log = logging.getLogger("lamina.http")
 _REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
 # How long a refused connection is drained before it is closed.
 LINGER_S = 2.0
+# The largest request line and headers taken (SigV4-signed API requests need a few KB).
+MAX_HEAD_BYTES = 64 << 10
 
 
 class HttpRequest:
@@ -127,6 +129,9 @@ def encode_response(response: HttpResponse, keep_alive: bool) -> bytes:
 _HEAD, _BODY, _IDLE, _LINGER = "head", "body", "idle", "linger"
 
 
+_HEAD_TOO_LARGE = _text(431, f"the request head is larger than {MAX_HEAD_BYTES} bytes")
+
+
 class _Refused(Exception):
     def __init__(self, response: HttpResponse) -> None:
         self.response = response
@@ -141,7 +146,7 @@ class _Connection(asyncio.Protocol):
         self.counted = False
         self.request: HttpRequest | None = None  # being parsed
         self.in_body = False
-        self.header_name = b""
+        self.head_size = 0
         self.body_parts: list[bytes] = []
         self.body_size = 0
         self.body_limit = 0
@@ -207,8 +212,14 @@ class _Connection(asyncio.Protocol):
             return
         except httptools.HttpParserError as error:
             # httptools wraps what a callback raises (as HttpParserCallbackError).
-            refusal = error.__context__
-            self._refuse(refusal.response if isinstance(refusal, _Refused) else _text(400, "malformed HTTP request"))
+            cause = error.__context__
+            if isinstance(cause, _Refused):
+                self._refuse(cause.response)
+            elif cause is not None:
+                log.error("reading a request failed", exc_info=cause)
+                self._refuse(_text(500, "internal error"))
+            else:
+                self._refuse(_text(400, "malformed HTTP request"))
             return
         self._watch_client()
 
@@ -272,14 +283,21 @@ class _Connection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self.request = HttpRequest()
         self.in_body = False
+        self.head_size = 0
         self.body_parts, self.body_size = [], 0
 
     def on_url(self, url: bytes) -> None:
         assert self.request is not None
         self.request.target += url
+        self.head_size += len(url)
+        if self.head_size > MAX_HEAD_BYTES:
+            raise _Refused(_HEAD_TOO_LARGE)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         assert self.request is not None
+        self.head_size += len(name) + len(value)
+        if self.head_size > MAX_HEAD_BYTES:
+            raise _Refused(_HEAD_TOO_LARGE)
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         headers = self.request.headers
