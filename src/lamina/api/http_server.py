@@ -269,7 +269,7 @@ class _Connection(asyncio.Protocol):
 
     def _timed_out(self, what: str) -> None:
         if what == _HEAD or what == _BODY:
-            log.info("closing a connection from %s: the request %s did not arrive in time", self.client, what)
+            log.debug("closing a connection from %s: the request %s did not arrive in time", self.client, what)
             self._refuse(_text(408, f"the request {what} did not arrive in time"))
         elif not self.serving and not self.ready:
             self.transport.close()  # idle, or done lingering
