@@ -196,6 +196,9 @@ def platform_environment(config: Config) -> dict[str, str]:
 
 def serve(config: Config) -> None:
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The AWS SDK's debug output holds canonical requests and signatures: never at lamina's debug level.
+    for quiet in ("botocore", "boto3", "urllib3", "aiobotocore", "s3transfer"):
+        logging.getLogger(quiet).setLevel(max(logging.INFO, logging.getLogger().level))
     lamina = Lamina(config)
     # Keep-alive longer than SDK clients keep idle connections, so a reused one is not closed under them.
     server = HttpServer(lamina.app, max_body=MAX_BODY, keep_alive_s=75)
