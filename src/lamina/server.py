@@ -47,6 +47,7 @@ from lamina.invoke.service import InvokeService
 from lamina.invoke.specs import SpecBuilder
 from lamina.observability.log_store import LogStore
 from lamina.observability.logs_service import LogsService
+from lamina.observability.loop_lag import LoopLagMonitor
 from lamina.observability.metrics import Metrics
 from lamina.sandbox.pool import EnvironmentPool
 from lamina.sandbox.runtimes.detect import detect_runtimes
@@ -96,6 +97,7 @@ class Lamina:
         self.concurrency.listeners.append(limiter.reservations_changed)
         self.functions.listeners.append(limiter.reservations_changed)
         self.metrics = Metrics(self.store)
+        self.loop_lag = LoopLagMonitor()
         specs = SpecBuilder(self.code, self.sessions, platform_environment(config))
         self.invoke = InvokeService(self.functions, self.pool, specs, self.logs, limiter, self.metrics)
         self.provisioned = ProvisionedConcurrency(self.functions, self.concurrency, self.pool, specs)
@@ -127,6 +129,7 @@ class Lamina:
         self.app = App(authenticator, rest, internal, json_services)
 
     async def start(self) -> None:
+        await self.loop_lag.start()
         await self.store.open()
         await self.commits.start()
         await self.layers.start()
@@ -151,7 +154,7 @@ class Lamina:
                               ("async dispatch", self.dispatcher), ("outbox", self.outbox),
                               ("provisioned concurrency", self.provisioned), ("environments", self.pool),
                               ("functions", self.functions), ("logs", self.logs), ("metrics", self.metrics),
-                              ("commits", self.commits), ("store", self.store)):
+                              ("commits", self.commits), ("store", self.store), ("loop lag", self.loop_lag)):
             log.debug("stopping %s", name)
             await service.close()
         log.info("lamina stopped")
@@ -178,11 +181,12 @@ class Lamina:
                                   region, function)
 
     async def metrics_view(self, account_id: str, region: str, function: str | None) -> dict[str, Any]:
-        return {"functions": self.metrics.snapshot(account_id, region, function)}
+        return {"functions": self.metrics.snapshot(account_id, region, function),
+                "loop_lag_ms": self.loop_lag.summary()}
 
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "version": __version__, "runtimes": self.functions.offered_runtimes,
-                "sandbox": self.pool.mode}
+                "sandbox": self.pool.mode, "loop_lag_ms": self.loop_lag.summary()}
 
 
 def platform_environment(config: Config) -> dict[str, str]:
