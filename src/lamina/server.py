@@ -186,7 +186,8 @@ class Lamina:
 
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "version": __version__, "runtimes": self.functions.offered_runtimes,
-                "sandbox": self.pool.mode, "loop_lag_ms": self.loop_lag.summary()}
+                "sandbox": self.pool.mode, "loop_lag_ms": self.loop_lag.summary(),
+                "logs": {"buffered_bytes": self.logs.buffered_bytes, "dropped_events": self.logs.dropped_events}}
 
 
 def platform_environment(config: Config) -> dict[str, str]:

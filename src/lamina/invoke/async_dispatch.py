@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from lamina.backoff import exponential_delay
 from lamina.context import RequestContext
 from lamina.control.arns import LATEST, FunctionRef, function_arn, parse_function_ref
 from lamina.control.event_invoke_configs import effective_config
@@ -178,7 +179,7 @@ class AsyncDispatcher:
         retry attempts, until the event is too old. A throttled event also runs as soon as a
         slot frees up."""
         event.throttles += 1
-        delay = min(MAX_THROTTLE_BACKOFF_SECONDS, 2 ** (event.throttles - 1))
+        delay = exponential_delay(event.throttles, 1, MAX_THROTTLE_BACKOFF_SECONDS)
         await self.queue.retry_later(event, time.time() + delay, reason)
         if throttle_reason == "ReservedFunctionConcurrentInvocationLimitExceeded":
             self._throttled[(event.account_id, event.region, event.function)].append(event)

@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from lamina.backoff import exponential_delay
 from lamina.invoke.async_history import AsyncHistory
 from lamina.invoke.destinations import DeliveryError, Senders
 from lamina.observability.metrics import Metrics
@@ -181,7 +182,7 @@ class Outbox:
             return
         log.warning("%s delivery of %s to %s failed (attempt %d): %s", delivery.kind, delivery.request_id,
                     delivery.target, delivery.attempts, error)
-        delivery.next_attempt = now + min(MAX_BACKOFF_SECONDS, 2 ** delivery.attempts)
+        delivery.next_attempt = now + exponential_delay(delivery.attempts, 2, MAX_BACKOFF_SECONDS)
         await self.commits.submit(lambda db: db.execute(
             "UPDATE async_outbox SET attempts = ?, next_attempt = ? WHERE id = ?",
             (delivery.attempts, delivery.next_attempt, delivery.id)))
