@@ -47,6 +47,7 @@ from lamina.invoke.service import InvokeService
 from lamina.invoke.specs import SpecBuilder
 from lamina.observability.log_store import LogStore
 from lamina.observability.logs_service import LogsService
+from lamina.observability.loop_lag import LoopLagMonitor
 from lamina.observability.metrics import Metrics
 from lamina.sandbox.pool import EnvironmentPool
 from lamina.sandbox.runtimes.detect import detect_runtimes
@@ -96,6 +97,7 @@ class Lamina:
         self.concurrency.listeners.append(limiter.reservations_changed)
         self.functions.listeners.append(limiter.reservations_changed)
         self.metrics = Metrics(self.store)
+        self.loop_lag = LoopLagMonitor()
         specs = SpecBuilder(self.code, self.sessions, platform_environment(config))
         self.invoke = InvokeService(self.functions, self.pool, specs, self.logs, limiter, self.metrics)
         self.provisioned = ProvisionedConcurrency(self.functions, self.concurrency, self.pool, specs)
@@ -127,6 +129,7 @@ class Lamina:
         self.app = App(authenticator, rest, internal, json_services)
 
     async def start(self) -> None:
+        await self.loop_lag.start()
         await self.store.open()
         await self.commits.start()
         await self.layers.start()
@@ -151,7 +154,7 @@ class Lamina:
                               ("async dispatch", self.dispatcher), ("outbox", self.outbox),
                               ("provisioned concurrency", self.provisioned), ("environments", self.pool),
                               ("functions", self.functions), ("logs", self.logs), ("metrics", self.metrics),
-                              ("commits", self.commits), ("store", self.store)):
+                              ("commits", self.commits), ("store", self.store), ("loop lag", self.loop_lag)):
             log.debug("stopping %s", name)
             await service.close()
         log.info("lamina stopped")
@@ -178,11 +181,13 @@ class Lamina:
                                   region, function)
 
     async def metrics_view(self, account_id: str, region: str, function: str | None) -> dict[str, Any]:
-        return {"functions": self.metrics.snapshot(account_id, region, function)}
+        return {"functions": self.metrics.snapshot(account_id, region, function),
+                "loop_lag_ms": self.loop_lag.summary()}
 
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "version": __version__, "runtimes": self.functions.offered_runtimes,
-                "sandbox": self.pool.mode}
+                "sandbox": self.pool.mode, "loop_lag_ms": self.loop_lag.summary(),
+                "logs": {"buffered_bytes": self.logs.buffered_bytes, "dropped_events": self.logs.dropped_events}}
 
 
 def platform_environment(config: Config) -> dict[str, str]:
@@ -196,6 +201,9 @@ def platform_environment(config: Config) -> dict[str, str]:
 
 def serve(config: Config) -> None:
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The AWS SDK's debug output holds canonical requests and signatures: never at lamina's debug level.
+    for quiet in ("botocore", "boto3", "urllib3", "aiobotocore", "s3transfer"):
+        logging.getLogger(quiet).setLevel(max(logging.INFO, logging.getLogger().level))
     lamina = Lamina(config)
     limits = ConnectionLimits(header_timeout_s=config.http_header_timeout_seconds,
                               body_timeout_s=config.http_body_timeout_seconds,

@@ -354,3 +354,20 @@ def test_accepted_events_survive_a_crash(tmp_path, aws):
         assert delivered >= sent
     finally:
         second.stop()
+
+
+def test_events_received_counts_every_accepted_event_across_kill9(tmp_path):
+    """AsyncEventsReceived is counted with the event itself: a kill -9 right after the 202s
+    loses none of the count."""
+    data_dir = tmp_path / "data"
+    first = LaminaServer(data_dir).start()
+    client = first.client()
+    deploy(client, "counted", OK)
+    accepted = sum(1 for n in range(200) if fire(client, "counted", {"n": n}))
+    first.stop(signal.SIGKILL)  # well within the metrics' periodic flush
+    second = LaminaServer(data_dir, port=first.port).start()
+    try:
+        row = lamina_async(second, "--function", "counted")["functions"]["counted"]
+        assert row["metrics"]["AsyncEventsReceived"]["sum"] == accepted
+    finally:
+        second.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 
 import pytest
 import requests
@@ -350,3 +351,24 @@ def test_no_content_responses_carry_no_body(lam):
     followup = connection.getresponse()
     assert followup.status == 200
     assert followup.read() == b'{"Functions":[]}'
+
+
+def test_unused_code_packages_are_removed_after_a_stream_of_updates(client, lam):
+    """The clean-up of unused packages runs off the request path, once for a burst of updates."""
+    blobs = lam.data_dir / "blobs"
+    create_python_function(client, "churn", zip_bytes=make_zip({"app.py": "def handler(e, c):\n    return 0\n"}))
+    for n in range(1, 21):
+        client.get_waiter("function_updated_v2").wait(FunctionName="churn", WaiterConfig={"Delay": 0.1})
+        client.update_function_code(FunctionName="churn",
+                                    ZipFile=make_zip({"app.py": f"def handler(e, c):\n    return {n}\n"}))
+    client.get_waiter("function_updated_v2").wait(FunctionName="churn", WaiterConfig={"Delay": 0.1})
+    assert client.invoke(FunctionName="churn")["Payload"].read() == b"20"
+    deadline = time.time() + 15
+    while time.time() < deadline and len(list(blobs.iterdir())) != 1:
+        time.sleep(0.2)
+    [kept] = list(blobs.iterdir())  # only the package the function runs
+    client.delete_function(FunctionName="churn")
+    deadline = time.time() + 15
+    while time.time() < deadline and kept.exists():
+        time.sleep(0.2)
+    assert not kept.exists()

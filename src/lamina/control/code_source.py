@@ -10,6 +10,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lamina.control.packages import ZIPPED_LIMIT
 from lamina.errors import InvalidParameterValueException
 from lamina.sdk_clients import SdkClients
 
@@ -34,7 +35,19 @@ def _s3_object(bucket: str, key: str, version: str | None, region: str) -> bytes
     try:
         s3 = _S3.client("s3", region)
         extra = {"VersionId": version} if version else {}
-        return s3.get_object(Bucket=bucket, Key=key, **extra)["Body"].read()
+        response = s3.get_object(Bucket=bucket, Key=key, **extra)
+        body = response["Body"]
+        try:
+            # Refused by its declared length before any of it is read, and never read past the
+            # limit, so a huge object costs no memory.
+            if response.get("ContentLength", 0) > ZIPPED_LIMIT:
+                raise _too_large()
+            data = body.read(ZIPPED_LIMIT + 1)
+        finally:
+            body.close()
+        if len(data) > ZIPPED_LIMIT:
+            raise _too_large()
+        return data
     except ClientError as e:
         error = e.response.get("Error", {})
         raise InvalidParameterValueException(
@@ -42,3 +55,7 @@ def _s3_object(bucket: str, key: str, version: str | None, region: str) -> bytes
             f"S3 Error Message: {error.get('Message')}") from None
     except BotoCoreError as e:
         raise InvalidParameterValueException(f"Error occurred while GetObject: {e}") from None
+
+
+def _too_large() -> InvalidParameterValueException:
+    return InvalidParameterValueException(f"Zipped size must be smaller than {ZIPPED_LIMIT} bytes")

@@ -57,6 +57,8 @@ log = logging.getLogger("lamina.control")
 
 KIND = "function"
 LIST_PAGE_LIMIT = 50
+# How long a clean-up of unused code packages waits, gathering the changes that want one.
+BLOB_COLLECTION_DELAY_SECONDS = 1.0
 MAX_TAGS = 50
 
 # Called with (function, version key) whenever the deployment a version runs changes or
@@ -80,6 +82,8 @@ class FunctionService:
         self.lock = asyncio.Lock()
         self._deployments: set[asyncio.Task] = set()
         self._incoming: Counter[str] = Counter()
+        self._blob_collection: asyncio.Task | None = None
+        self._blob_collection_again = False
 
     # ------------------------------------------------------------ lifecycle
 
@@ -95,9 +99,11 @@ class FunctionService:
         self._collect_unused_extractions()
 
     async def close(self) -> None:
-        for task in list(self._deployments):
+        tasks = [*self._deployments, *([self._blob_collection] if self._blob_collection else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._deployments, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._blob_collection = None
 
     async def reset(self) -> None:
         await self.close()
@@ -520,10 +526,31 @@ class FunctionService:
         return blobs, trees
 
     def _collect_unused_blobs(self) -> None:
-        used, _ = self._used_packages()
-        for path in self.blobs.root.iterdir():
-            if not path.name.startswith(".") and path.name not in used:
-                self.blobs.delete(path.name)
+        """Schedule a clean-up of the blobs nothing refers to. One runs at a time, its
+        directory scan off the loop, and requests made meanwhile are coalesced into one more
+        run, so a stream of code updates costs one scan per BLOB_COLLECTION_DELAY_SECONDS."""
+        if self._blob_collection is not None and not self._blob_collection.done():
+            self._blob_collection_again = True
+            return
+        self._blob_collection = asyncio.create_task(self._collect_blobs_soon())
+
+    async def _collect_blobs_soon(self) -> None:
+        while True:
+            await asyncio.sleep(BLOB_COLLECTION_DELAY_SECONDS)
+            self._blob_collection_again = False  # what was asked for until now, this run covers
+            try:
+                stored = await asyncio.to_thread(self.blobs.names)
+                # Decided and renamed away in one turn of the loop: an upload of the same
+                # content marks its blob incoming first, so it is never taken.
+                used, _ = self._used_packages()
+                for name in stored:
+                    if name not in used:
+                        self.blobs.set_aside(name)
+                await asyncio.to_thread(self.blobs.purge_set_aside)
+            except OSError:
+                log.exception("removing unused code packages failed; will retry on the next change")
+            if not self._blob_collection_again:
+                return
 
     def _collect_unused_extractions(self) -> None:
         """Only at start-up: a running environment may still have an extracted tree mounted."""

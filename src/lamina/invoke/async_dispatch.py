@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from lamina.backoff import exponential_delay
 from lamina.context import RequestContext
 from lamina.control.arns import LATEST, FunctionRef, function_arn, parse_function_ref
 from lamina.control.event_invoke_configs import effective_config
@@ -76,6 +77,8 @@ class AsyncDispatcher:
 
     def wipe(self) -> None:
         self.queue.wipe()
+        self._throttled.clear()
+        self._throttled_in_account.clear()
 
     # ------------------------------------------------------------ accepting
 
@@ -98,8 +101,11 @@ class AsyncDispatcher:
         await self._enqueue(str(uuid.uuid4()), ref, payload)
 
     async def _enqueue(self, request_id: str, ref: FunctionRef, payload: bytes) -> None:
-        await self.queue.accept(request_id, ref.account_id, ref.region, ref.name, ref.qualifier, payload)
-        self.metrics.add(ref.account_id, ref.region, ref.name, "AsyncEventsReceived")
+        # Counted in the transaction that accepts the event, so the count survives kill -9 exactly.
+        metric = (ref.account_id, ref.region, ref.name, "AsyncEventsReceived")
+        await self.queue.accept(request_id, ref.account_id, ref.region, ref.name, ref.qualifier, payload,
+                                also=[self.metrics.durable_add(*metric)])
+        self.metrics.durable_added(*metric)
         self._wake.set()
 
     # ------------------------------------------------------------ dispatching
@@ -173,7 +179,7 @@ class AsyncDispatcher:
         retry attempts, until the event is too old. A throttled event also runs as soon as a
         slot frees up."""
         event.throttles += 1
-        delay = min(MAX_THROTTLE_BACKOFF_SECONDS, 2 ** (event.throttles - 1))
+        delay = exponential_delay(event.throttles, 1, MAX_THROTTLE_BACKOFF_SECONDS)
         await self.queue.retry_later(event, time.time() + delay, reason)
         if throttle_reason == "ReservedFunctionConcurrentInvocationLimitExceeded":
             self._throttled[(event.account_id, event.region, event.function)].append(event)
@@ -182,13 +188,24 @@ class AsyncDispatcher:
         self._wake.set()
 
     def _capacity_freed(self, function: tuple[str, str, str], account: tuple[str, str] | None) -> None:
-        for waiting in (self._throttled.get(function), self._throttled_in_account.get(account) if account else None):
-            while waiting:
-                event = waiting.popleft()
-                if event.id in self.queue.events and event.id not in self.queue.in_flight:
-                    self.queue.run_now(event)
-                    self._wake.set()
-                    return
+        for queues, key in ((self._throttled, function), (self._throttled_in_account, account)):
+            if key is not None and self._run_one_waiting(queues, key):
+                return
+
+    def _run_one_waiting(self, queues: dict[Any, deque[AsyncEvent]], key: Any) -> bool:
+        """Run the first still-waiting event of `queues[key]`; an emptied queue is deleted so
+        that functions and accounts that were once throttled do not stay in memory."""
+        waiting = queues.get(key)
+        found = False
+        while waiting and not found:
+            event = waiting.popleft()
+            if event.id in self.queue.events and event.id not in self.queue.in_flight:
+                self.queue.run_now(event)
+                self._wake.set()
+                found = True
+        if waiting is not None and not waiting:
+            del queues[key]
+        return found
 
     @staticmethod
     def _qualified_arn(ref: FunctionRef) -> str:

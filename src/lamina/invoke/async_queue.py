@@ -79,15 +79,19 @@ class AsyncQueue:
     # ------------------------------------------------------------ accepting
 
     async def accept(self, request_id: str, account_id: str, region: str, function: str, qualifier: str | None,
-                     payload: bytes) -> AsyncEvent:
-        """Returns once the event is durably stored."""
+                     payload: bytes, also: Iterable = ()) -> AsyncEvent:
+        """Returns once the event is durably stored, together with the writes `also` (its
+        count) in the same transaction."""
         now = time.time()
+        extra = list(also)
 
         def _insert(db: sqlite3.Connection) -> int:
             cursor = db.execute(
                 "INSERT INTO async_events (request_id, account, region, function, qualifier, payload, received, "
                 "next_attempt) VALUES (?,?,?,?,?,?,?,?)",
                 (request_id, account_id, region, function, qualifier, payload, now, now))
+            for write in extra:
+                write(db)
             return cursor.lastrowid
 
         event_id = await self.commits.submit(_insert)

@@ -28,10 +28,9 @@ async def async_status(queue: AsyncQueue, outbox: Outbox, history: AsyncHistory,
         else:
             state = "queued"
         counts.setdefault(event.function, Counter())[state] += 1
-    for delivery in outbox.pending.values():
-        if (delivery.account_id, delivery.region) == (account_id, region) and \
-                (not function or delivery.function == function):
-            counts.setdefault(delivery.function, Counter())["deliveries_pending"] += 1
+    for name, owed in (await outbox.pending_counts(account_id, region)).items():
+        if not function or name == function:
+            counts.setdefault(name, Counter())["deliveries_pending"] += owed
     snapshot = metrics.snapshot(account_id, region, function)
     functions = sorted(set(counts) | set(snapshot))
     return {

@@ -4,12 +4,16 @@ A delivery row is written in the same transaction that finishes its event, so no
 owed without being recorded. Failed sends are retried with exponential back-off and
 counted (`DestinationDeliveryFailures`, `DeadLetterErrors`); after `GIVE_UP_SECONDS` a
 delivery is dropped, logged and recorded in the async history, never silently.
+
+The rows are the schedule. Memory holds only a bounded working set (WORKING_SET
+deliveries, bodies included): those being sent or about to be. The rest wait in the store
+and are loaded in batches as they fall due, so a destination that is down for hours costs
+disk, not memory.
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
 import logging
 import sqlite3
 import time
@@ -19,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from lamina.backoff import exponential_delay
 from lamina.invoke.async_history import AsyncHistory
 from lamina.invoke.destinations import DeliveryError, Senders
 from lamina.observability.metrics import Metrics
@@ -41,12 +46,16 @@ CREATE TABLE IF NOT EXISTS async_outbox (
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt REAL NOT NULL
 );
+CREATE INDEX IF NOT EXISTS async_outbox_by_due ON async_outbox (next_attempt);
 """
 
 GIVE_UP_SECONDS = 24 * 3600
 MAX_BACKOFF_SECONDS = 300
 CONCURRENT_SENDS = 16
+WORKING_SET = 256
 FAILURE_METRIC = {"destination": "DestinationDeliveryFailures", "dead-letter": "DeadLetterErrors"}
+_COLUMNS = ("id, kind, account, region, function, request_id, target, body, attributes, context, created, attempts, "
+            "next_attempt")
 
 
 @dataclass
@@ -65,6 +74,11 @@ class Delivery:
     attempts: int = 0
     next_attempt: float = 0.0
 
+    @classmethod
+    def from_row(cls, row: tuple) -> Delivery:
+        return cls(row[1], row[2], row[3], row[4], row[5], row[6], row[7], orjson.loads(row[8]),
+                   orjson.loads(row[9]), row[0], row[10], row[11], row[12])
+
 
 class Outbox:
     def __init__(self, store: StateStore, commits: GroupCommitter, senders: Senders, metrics: Metrics,
@@ -75,40 +89,33 @@ class Outbox:
         self.senders = senders
         self.metrics = metrics
         self.history = history
-        self.pending: dict[int, Delivery] = {}
-        self._due: list[tuple[float, int]] = []
+        self.working: dict[int, Delivery] = {}  # due now, being sent or about to be
+        self._stored_due: float | None = 0.0  # earliest next attempt of a row not in `working` (None: none)
         self._wake = asyncio.Event()
         self._worker: asyncio.Task | None = None
         self._sending: set[asyncio.Task] = set()
         self._slots = asyncio.Semaphore(CONCURRENT_SENDS)
 
     async def start(self) -> None:
-        def _load(db: sqlite3.Connection) -> list[tuple]:
-            return db.execute("SELECT id, kind, account, region, function, request_id, target, body, attributes, "
-                              "context, created, attempts, next_attempt FROM async_outbox").fetchall()
-
-        for row in await self.store.run(_load):
-            delivery = Delivery(row[1], row[2], row[3], row[4], row[5], row[6], row[7], orjson.loads(row[8]),
-                                orjson.loads(row[9]), row[0], row[10], row[11], row[12])
-            self._queue(delivery)
+        self._stored_due = 0.0  # whatever the store holds is looked at first
         self._worker = asyncio.create_task(self._run())
 
     async def close(self) -> None:
-        if self._worker:
-            self._worker.cancel()
-        for task in [self._worker, *self._sending]:
-            if task:
-                task.cancel()
-        await asyncio.gather(*(t for t in [self._worker, *self._sending] if t), return_exceptions=True)
+        tasks = [t for t in [self._worker, *self._sending] if t]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def wipe(self) -> None:
-        self.pending.clear()
-        self._due.clear()
+        self.working.clear()
+        self._stored_due = None
 
-    def _queue(self, delivery: Delivery) -> None:
-        self.pending[delivery.id] = delivery
-        heapq.heappush(self._due, (delivery.next_attempt, delivery.id))
-        self._wake.set()
+    async def pending_counts(self, account_id: str, region: str) -> dict[str, int]:
+        """Deliveries still owed, per function."""
+        rows = await self.store.run(lambda db: db.execute(
+            "SELECT function, COUNT(*) FROM async_outbox WHERE account = ? AND region = ? GROUP BY function",
+            (account_id, region)).fetchall())
+        return dict(rows)
 
     def record(self, delivery: Delivery) -> Callable[[sqlite3.Connection], None]:
         """A write that stores `delivery`; run it inside the transaction finishing its event,
@@ -127,26 +134,65 @@ class Outbox:
         return _insert
 
     def queued(self, delivery: Delivery) -> None:
-        self._queue(delivery)
+        if len(self.working) < WORKING_SET:
+            self.working[delivery.id] = delivery  # sent straight from memory
+        else:
+            self._stored(delivery.next_attempt)  # read back from the store when its turn comes
+        self._wake.set()
+
+    def _stored(self, due: float) -> None:
+        self._stored_due = due if self._stored_due is None else min(self._stored_due, due)
 
     async def _run(self) -> None:
+        started: set[int] = set()
         while True:
             now = time.time()
-            while self._due and self._due[0][0] <= now:
-                _, delivery_id = heapq.heappop(self._due)
-                delivery = self.pending.get(delivery_id)
-                if delivery is None:
+            if self._stored_due is not None and self._stored_due <= now and len(self.working) < WORKING_SET:
+                await self._load_due(now)
+            for delivery in list(self.working.values()):
+                if delivery.id in started:
                     continue
                 await self._slots.acquire()
+                started.add(delivery.id)
                 task = asyncio.create_task(self._deliver(delivery))
                 self._sending.add(task)
                 task.add_done_callback(self._sending.discard)
-            timeout = max(0.0, self._due[0][0] - time.time()) if self._due else None
+                task.add_done_callback(lambda _, delivery_id=delivery.id: started.discard(delivery_id))
+            timeout = None
+            if self._stored_due is not None:
+                timeout = max(0.0, self._stored_due - time.time())
+                if len(self.working) >= WORKING_SET:
+                    timeout = None  # a slot freeing up wakes us
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
             except TimeoutError:
                 pass
+
+    async def _load_due(self, now: float) -> None:
+        """Fill the working set with due rows, oldest first, and learn when the next one is due."""
+        loaded = list(self.working)
+        room = WORKING_SET - len(loaded)
+
+        def _load(db: sqlite3.Connection) -> tuple[list[tuple], float | None]:
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS outbox_working (id INTEGER PRIMARY KEY)")
+            db.execute("DELETE FROM outbox_working")
+            db.executemany("INSERT INTO outbox_working (id) VALUES (?)", [(i,) for i in loaded])
+            rows = db.execute(f"SELECT {_COLUMNS} FROM async_outbox WHERE next_attempt <= ? AND id NOT IN "
+                              "(SELECT id FROM outbox_working) ORDER BY next_attempt LIMIT ?", (now, room)).fetchall()
+            taken = [(r[0],) for r in rows]
+            db.executemany("INSERT OR IGNORE INTO outbox_working (id) VALUES (?)", taken)
+            later = db.execute("SELECT MIN(next_attempt) FROM async_outbox WHERE id NOT IN "
+                               "(SELECT id FROM outbox_working)").fetchone()[0]
+            return rows, later
+
+        self._stored_due = None  # from here on `_stored` collects what is stored meanwhile
+        rows, later = await self.store.run(_load)
+        if later is not None:
+            self._stored(later)
+        for row in rows:
+            if row[0] not in self.working:
+                self.working[row[0]] = Delivery.from_row(row)
 
     async def _deliver(self, delivery: Delivery) -> None:
         try:
@@ -158,9 +204,10 @@ class Outbox:
             await self._failed(delivery, f"{type(e).__name__}: {e}")
         else:
             await self.commits.submit(lambda db: db.execute("DELETE FROM async_outbox WHERE id = ?", (delivery.id,)))
-            self.pending.pop(delivery.id, None)
         finally:
+            self.working.pop(delivery.id, None)
             self._slots.release()
+            self._wake.set()
 
     async def _failed(self, delivery: Delivery, error: str) -> None:
         delivery.attempts += 1
@@ -177,13 +224,11 @@ class Outbox:
                                    f"{delivery.target}: {error}")
 
             await self.commits.submit(_drop)
-            self.pending.pop(delivery.id, None)
             return
         log.warning("%s delivery of %s to %s failed (attempt %d): %s", delivery.kind, delivery.request_id,
                     delivery.target, delivery.attempts, error)
-        delivery.next_attempt = now + min(MAX_BACKOFF_SECONDS, 2 ** delivery.attempts)
+        delivery.next_attempt = now + exponential_delay(delivery.attempts, 2, MAX_BACKOFF_SECONDS)
         await self.commits.submit(lambda db: db.execute(
             "UPDATE async_outbox SET attempts = ?, next_attempt = ? WHERE id = ?",
             (delivery.attempts, delivery.next_attempt, delivery.id)))
-        heapq.heappush(self._due, (delivery.next_attempt, delivery.id))
-        self._wake.set()
+        self._stored(delivery.next_attempt)  # waits in the store, not in memory

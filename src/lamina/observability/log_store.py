@@ -3,6 +3,11 @@
 Appending is the invoke path's only contact with logs, so it does no I/O: events go into
 an in-memory buffer that a background task commits in batches, one transaction each.
 Reads flush the buffer first, so a caller always sees what was appended before it asked.
+
+The buffer is bounded (MAX_BUFFERED_BYTES). While the store fails, writes are retried with
+back-off and what is appended is kept until the buffer is full; beyond that new events are
+dropped, never blocking an invocation, and counted (`dropped_events`, in
+`/_lamina/health`) with a warning at most once per DROP_WARNING_SECONDS.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lamina.backoff import exponential_delay
 from lamina.store.state import StateStore, transaction
 
 log = logging.getLogger("lamina.logs")
@@ -42,6 +48,10 @@ CREATE INDEX IF NOT EXISTS log_events_by_group ON log_events (account, region, l
 
 FLUSH_INTERVAL_SECONDS = 0.2
 FLUSH_BATCH = 5_000
+MAX_BUFFERED_BYTES = 64 << 20
+EVENT_OVERHEAD_BYTES = 26  # as CloudWatch Logs counts an event's size
+MAX_RETRY_SECONDS = 30.0
+DROP_WARNING_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -62,9 +72,20 @@ class LogStore:
         store.add_schema(SCHEMA)
         self._buffer: list[Batch] = []
         self._buffered_events = 0
+        self._pending_bytes = 0  # in `_buffer`
+        self._writing_bytes = 0  # taken by the write in progress
+        self.dropped_events = 0
+        self._dropped_unreported = 0
+        self._last_drop_warning = float("-inf")
+        self._failures = 0
         self._wake = asyncio.Event()
         self._flusher: asyncio.Task | None = None
         self._flush_lock = asyncio.Lock()
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Appended and not yet committed: waiting or being written."""
+        return self._pending_bytes + self._writing_bytes
 
     async def start(self) -> None:
         self._flusher = asyncio.create_task(self._flush_forever())
@@ -76,8 +97,10 @@ class LogStore:
         await self.flush()
 
     async def wipe(self) -> None:
-        self._buffer.clear()
-        self._buffered_events = 0
+        async with self._flush_lock:
+            self._buffer.clear()
+            self._buffered_events = 0
+            self._pending_bytes = 0
 
     # ------------------------------------------------------------ writing
 
@@ -85,34 +108,63 @@ class LogStore:
         """Queue events (timestamp in ms, message) for `group`/`stream`, creating both as needed."""
         if not events:
             return
+        size = _size(events)
+        if self.buffered_bytes + size > MAX_BUFFERED_BYTES:
+            self._drop(len(events))
+            return
         self._buffer.append((account, region, group, stream, events))
         self._buffered_events += len(events)
+        self._pending_bytes += size
         if self._buffered_events >= FLUSH_BATCH:
             self._wake.set()
 
+    def _drop(self, count: int) -> None:
+        self.dropped_events += count
+        self._dropped_unreported += count
+        now = time.monotonic()
+        if now - self._last_drop_warning >= DROP_WARNING_SECONDS:
+            log.warning("the log buffer is full (%d bytes waiting for the store): dropped %d log events "
+                        "(%d in all since start)", self.buffered_bytes, self._dropped_unreported, self.dropped_events)
+            self._last_drop_warning = now
+            self._dropped_unreported = 0
+
     async def _flush_forever(self) -> None:
         while True:
+            wait = FLUSH_INTERVAL_SECONDS
+            if self._failures:
+                wait = exponential_delay(self._failures, FLUSH_INTERVAL_SECONDS, MAX_RETRY_SECONDS)
             try:
-                await asyncio.wait_for(self._wake.wait(), FLUSH_INTERVAL_SECONDS)
+                await asyncio.wait_for(self._wake.wait(), wait)
             except TimeoutError:
                 pass
             self._wake.clear()
             try:
                 await self.flush()
             except Exception:
-                log.exception("writing logs failed; will retry")
+                self._failures += 1
+                if self._failures == 1:
+                    log.exception("writing logs failed; retrying with back-off, buffering up to %d bytes",
+                                  MAX_BUFFERED_BYTES)
+            else:
+                if self._failures:
+                    log.warning("writing logs works again after %d failed attempts", self._failures)
+                self._failures = 0
 
     async def flush(self) -> None:
         async with self._flush_lock:
             if not self._buffer:
                 return
             batches, self._buffer, self._buffered_events = self._buffer, [], 0
+            self._writing_bytes, self._pending_bytes = self._pending_bytes, 0
             try:
                 await self.store.run(_write, batches, int(time.time() * 1000))
             except BaseException:
                 self._buffer[:0] = batches  # keep them for the next attempt
                 self._buffered_events += sum(len(b[4]) for b in batches)
+                self._pending_bytes += self._writing_bytes
                 raise
+            finally:
+                self._writing_bytes = 0
 
     # ------------------------------------------------------------ groups and streams
 
@@ -266,6 +318,10 @@ def _bounds(sql: list[str], args: list[Any], after_id: int | None, before_id: in
     if end is not None:
         sql.append("AND timestamp <= ?")
         args.append(end)
+
+
+def _size(events: Sequence[tuple[int, str]]) -> int:
+    return sum(len(message) + EVENT_OVERHEAD_BYTES for _, message in events)
 
 
 def _write(db: sqlite3.Connection, batches: list[Batch], now_ms: int) -> None:

@@ -1,5 +1,8 @@
 """Lambda's CloudWatch metrics (namespace AWS/Lambda), counted in memory on the request
-path and written to the store in the background, so counts survive restarts."""
+path and written to the store in the background, so counts survive restarts.
+
+A count that must agree exactly with durable state even across kill -9 (events accepted)
+is written in the caller's own transaction instead: `durable_add`, then `durable_added`."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import asyncio
 import logging
 import sqlite3
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +77,17 @@ class Metrics:
     def add(self, account: str, region: str, function: str, name: str, value: float = 1.0) -> None:
         self._unflushed[(account, region, function, name)].add(value)
 
+    def durable_add(self, account: str, region: str, function: str, name: str,
+                    value: float = 1.0) -> Callable[[sqlite3.Connection], None]:
+        """A write adding `value` to the stored metric; run it in the transaction that makes
+        what it counts durable, then call `durable_added` with the same arguments."""
+        aggregate = Aggregate()
+        aggregate.add(value)
+        return lambda db: _upsert(db, (account, region, function, name), aggregate)
+
+    def durable_added(self, account: str, region: str, function: str, name: str, value: float = 1.0) -> None:
+        self._persisted.setdefault((account, region, function, name), Aggregate()).add(value)
+
     def snapshot(self, account: str, region: str, function: str | None = None) -> dict[str, dict[str, Any]]:
         """{function: {metric: {sum, samples, max}}} including what is not yet written."""
         merged: dict[Key, Aggregate] = {}
@@ -101,13 +116,8 @@ class Metrics:
 
         def _write(db: sqlite3.Connection) -> None:
             with transaction(db):
-                for (account, region, function, name), value in batch.items():
-                    db.execute(
-                        "INSERT INTO metrics (account, region, function, name, total, samples, maximum) "
-                        "VALUES (?,?,?,?,?,?,?) ON CONFLICT (account, region, function, name) DO UPDATE SET "
-                        "total = total + excluded.total, samples = samples + excluded.samples, "
-                        "maximum = MAX(COALESCE(maximum, excluded.maximum), excluded.maximum)",
-                        (account, region, function, name, value.total, value.samples, value.maximum))
+                for key, value in batch.items():
+                    _upsert(db, key, value)
 
         try:
             await self.store.run(_write)
@@ -117,3 +127,12 @@ class Metrics:
             raise
         for key, value in batch.items():
             self._persisted.setdefault(key, Aggregate()).merge(value)
+
+
+def _upsert(db: sqlite3.Connection, key: Key, value: Aggregate) -> None:
+    db.execute(
+        "INSERT INTO metrics (account, region, function, name, total, samples, maximum) "
+        "VALUES (?,?,?,?,?,?,?) ON CONFLICT (account, region, function, name) DO UPDATE SET "
+        "total = total + excluded.total, samples = samples + excluded.samples, "
+        "maximum = MAX(COALESCE(maximum, excluded.maximum), excluded.maximum)",
+        (*key, value.total, value.samples, value.maximum))

@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+SET_ASIDE_PREFIX = ".collected-"
+
 
 class BlobStore:
     def __init__(self, root: Path) -> None:
@@ -42,6 +44,22 @@ class BlobStore:
 
     def delete(self, sha256_hex: str) -> None:
         self.path(sha256_hex).unlink(missing_ok=True)
+
+    def names(self) -> list[str]:
+        """Every stored blob (a directory scan: call it off the event loop)."""
+        return [entry.name for entry in os.scandir(self.root) if not entry.name.startswith(".")]
+
+    def set_aside(self, sha256_hex: str) -> None:
+        """Take a blob out of the store at once (a rename); `purge_set_aside` frees its space."""
+        try:
+            os.replace(self.path(sha256_hex), self.root / f"{SET_ASIDE_PREFIX}{sha256_hex}")
+        except FileNotFoundError:
+            pass
+
+    def purge_set_aside(self) -> None:
+        for entry in os.scandir(self.root):
+            if entry.name.startswith(SET_ASIDE_PREFIX):
+                Path(entry.path).unlink(missing_ok=True)
 
     def wipe(self) -> None:
         for entry in self.root.iterdir():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections import defaultdict
 
 from esm_helpers import deploy, logged_events, unique, wait_for, wait_for_events
@@ -200,3 +201,17 @@ def test_last_processing_result_reports_problems(client, lam, aws):
     deploy(client, name)
     events = wait_for_events(lam, name, 2)
     assert [p["n"] for p in payloads(events)] == [1, 2]
+
+
+def test_missing_stream_is_reported_on_the_mapping_and_logged_once(client, lam, aws):
+    name = "kin-missing"
+    deploy(client, name)
+    arn = f"arn:aws:kinesis:us-east-1:123456789012:stream/{unique('never-created')}"
+    uuid = client.create_event_source_mapping(EventSourceArn=arn, FunctionName=name,
+                                              StartingPosition="TRIM_HORIZON")["UUID"]
+    result = wait_for(lambda: (lambda r: r if r.startswith("PROBLEM") else None)(
+        client.get_event_source_mapping(UUID=uuid)["LastProcessingResult"]), what="a PROBLEM result")
+    assert "Cannot access stream" in result
+    time.sleep(7)  # without back-off, a retry every 2 s would log three more times
+    assert lam.log_path.read_text().count(f"cannot list shards of {arn}") == 1
+    client.delete_event_source_mapping(UUID=uuid)

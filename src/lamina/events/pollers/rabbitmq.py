@@ -21,6 +21,7 @@ import aio_pika
 import orjson
 from aio_pika.abc import AbstractIncomingMessage
 
+from lamina.backoff import exponential_delay
 from lamina.events import event_shapes
 from lamina.events.batching import BatchBudget, record_size
 from lamina.events.filtering import compile_filters
@@ -123,7 +124,7 @@ class RabbitMqPoller:
             return
         # Failed (or stopped while throttled): back to the broker, which delivers it again.
         self.failures += 1
-        await self.stopping.sleep(min(MAX_FAILURE_BACKOFF_SECONDS, 0.5 * 2 ** (self.failures - 1)))
+        await self.stopping.sleep(exponential_delay(self.failures, 0.5, MAX_FAILURE_BACKOFF_SECONDS))
         for message, _ in kept:
             await message.nack(requeue=True)
 

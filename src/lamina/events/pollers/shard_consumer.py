@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from lamina.backoff import exponential_delay
 from lamina.events import event_shapes
 from lamina.events.batching import BatchBudget
 from lamina.events.checkpoints import Checkpoint
@@ -28,7 +29,8 @@ from lamina.events.pollers.tumbling import TumblingWindow
 log = logging.getLogger("lamina.events.streams")
 
 MAX_BUFFERED_RECORDS = 10_000
-ERROR_BACKOFF_SECONDS = 2.0
+ERROR_BACKOFF_SECONDS = 2.0  # after the first failure to read; doubled on each further one
+MAX_ERROR_BACKOFF_SECONDS = 300.0
 
 
 class _Entry:
@@ -87,6 +89,7 @@ class ShardConsumer:
         # Resuming from a time: AT_TIMESTAMP is only as precise as a second (and DynamoDB
         # Streams has none), so records from before that time are skipped here.
         skip_before = self.checkpoint.since if self.start_position == "SINCE" else None
+        failures = 0
         while not self.stopping.set:
             try:
                 if iterator is None:
@@ -98,12 +101,16 @@ class ShardConsumer:
                 role = (function_config(self.deps, self.mapping) or {}).get("Role", "")
                 result = await self.source.read(self.shard_id, iterator, max(self.batch_size, 100), role)
             except Exception as error:
-                log.warning("mapping %s shard %s: %s", self.mapping.uuid, self.shard_id, error)
+                failures += 1
+                log.log(logging.WARNING if failures == 1 else logging.DEBUG,
+                        "mapping %s shard %s (retrying with back-off): %s", self.mapping.uuid, self.shard_id, error)
                 self.deps.dispatcher.report(self.mapping, f"PROBLEM: Cannot read shard {self.shard_id}: {error}")
                 iterator = None
-                if await self.stopping.sleep(ERROR_BACKOFF_SECONDS):
+                if await self.stopping.sleep(exponential_delay(failures, ERROR_BACKOFF_SECONDS,
+                                                               MAX_ERROR_BACKOFF_SECONDS)):
                     break
                 continue
+            failures = 0
             for record in result.records:
                 self.last_read = record.sequence
                 keep = (skip_before is None or record.arrival >= skip_before) and self.filter.matches(record.record)

@@ -14,10 +14,15 @@ import asyncio
 import logging
 import time
 
+from lamina.backoff import exponential_delay
 from lamina.events.checkpoints import Checkpoint
 from lamina.events.mapping_model import EventSourceMapping
 from lamina.events.pollers.base import PollerDeps, StopSignal
-from lamina.events.pollers.shard_consumer import ShardConsumer
+from lamina.events.pollers.shard_consumer import (
+    ERROR_BACKOFF_SECONDS,
+    MAX_ERROR_BACKOFF_SECONDS,
+    ShardConsumer,
+)
 from lamina.events.pollers.stream_source import Shard, StreamSource
 
 log = logging.getLogger("lamina.events.streams")
@@ -42,16 +47,23 @@ class StreamPoller:
     async def run(self) -> None:
         self.checkpoints = await self.deps.checkpoints.load(self.mapping.uuid)
         first_start = not self.checkpoints
+        failures = 0
         try:
             while not self.stopping.set:
                 try:
                     shards = await self.source.shards()
                 except Exception as error:
-                    log.warning("mapping %s: cannot list shards of %s: %s", self.mapping.uuid,
-                                self.mapping.source_arn, error)
+                    # A stream that is missing stays reported on the mapping; the log has it once.
+                    failures += 1
+                    log.log(logging.WARNING if failures == 1 else logging.DEBUG,
+                            "mapping %s: cannot list shards of %s (retrying with back-off): %s", self.mapping.uuid,
+                            self.mapping.source_arn, error)
                     self.deps.dispatcher.report(self.mapping, f"PROBLEM: Cannot access stream: {error}")
-                    await self._pause(2.0)
+                    await self._pause(exponential_delay(failures, ERROR_BACKOFF_SECONDS, MAX_ERROR_BACKOFF_SECONDS))
                     continue
+                if failures:
+                    log.info("mapping %s: %s is readable again", self.mapping.uuid, self.mapping.source_arn)
+                    failures = 0
                 if first_start:
                     await self._mark_starting_points(shards)
                     first_start = False
