@@ -22,6 +22,7 @@ from lamina.states.effects import ContinueLater
 from lamina.states.errors import TASK_FAILED, TaskDoesNotExist
 from lamina.states.execution import ExecutionInfo, ExecutionState
 from lamina.states.interpreter import (
+    HISTORY_LIMIT,
     STEP_EVENTS,
     CancelTask,
     CancelTimer,
@@ -123,9 +124,12 @@ class InMemoryDriver:
         rng: random.Random | None = None,
         new_token: Callable[[], str] | None = None,
         step_events: int = STEP_EVENTS,
+        history_limit: int | None = HISTORY_LIMIT,
+        max_duration: float | None = None,
     ) -> None:
         self.machine = machine
-        self.interpreter = Interpreter(machine, rng=rng, new_token=new_token, step_events=step_events)
+        self.interpreter = Interpreter(machine, rng=rng, new_token=new_token, step_events=step_events,
+                                       history_limit=history_limit, max_duration=max_duration)
         self.runner = runner
         self.clock: Any = clock or VirtualClock()
         self._live: set[Execution] = set()
