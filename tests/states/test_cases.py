@@ -14,6 +14,7 @@ import asyncio
 import itertools
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ def choice_machine(rule: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_case(case: dict[str, Any]) -> tuple[Any, Any, Any]:
+def run_case(case: dict[str, Any], **driver_options: Any) -> tuple[Any, Any, Any]:
     definition = case["definition"] if "definition" in case else choice_machine(case["rule"])
     machine = parse_definition(json.dumps(definition))
     clock = VirtualClock(START)
@@ -65,6 +66,7 @@ def run_case(case: dict[str, Any]) -> tuple[Any, Any, Any]:
         clock,
         rng=random.Random(case.get("seed", 7)),
         new_token=lambda: f"token-{next(counter)}",
+        **driver_options,
     )
     execution = asyncio.run(driver.start(case.get("input", {})))
     return execution, runner, lambdas
@@ -110,3 +112,18 @@ def test_case(case: dict[str, Any]) -> None:
         assert json.loads(last["executionSucceededEventDetails"]["output"]) == state.output
     elif state.status == "FAILED":
         assert last["executionFailedEventDetails"].get("error") == state.error
+
+
+@pytest.mark.parametrize("case", _load())
+def test_case_in_steps_of_one_event(case: dict[str, Any]) -> None:
+    """A step that stops at its budget and resumes later writes the same history, event for event."""
+    whole, _, _ = run_case(case)
+    stepwise, _, _ = run_case(case, step_events=1)
+    if re.search(r"uuid|random", json.dumps(case.get("definition")), re.IGNORECASE):
+        skeleton = [(e["type"], e["id"], e["previousEventId"], e["timestamp"]) for e in whole.history]
+        assert [(e["type"], e["id"], e["previousEventId"], e["timestamp"]) for e in stepwise.history] == skeleton
+    else:
+        assert stepwise.history == whole.history
+    assert stepwise.state.status == whole.state.status
+    if len(whole.history) > 3:
+        assert stepwise.steps > whole.steps  # it did stop and resume

@@ -47,6 +47,15 @@ async def machine(sfn: StepFunctions, name: str, definition: dict[str, Any]) -> 
     return created["stateMachineArn"]
 
 
+async def settled(sfn: StepFunctions) -> None:
+    """Until no execution waits for its turn or is in memory (states run after StartExecution)."""
+    for _ in range(1000):
+        if not sfn.executions.turns and not sfn.executions.in_memory:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{len(sfn.executions.turns)} turns and {sfn.executions.in_memory} executions left")
+
+
 async def count_rows(sfn: StepFunctions, table: str) -> int:
     return await sfn.executions.store.store.run(lambda db: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
@@ -62,6 +71,7 @@ def test_thousands_of_waiting_executions_are_only_rows(tmp_path: Path) -> None:
             for batch in range(0, executions, 250):
                 await asyncio.gather(*(sfn.executions_api.start_execution(CTX, {"stateMachineArn": arn})
                                        for _ in range(batch, batch + 250)))
+            await settled(sfn)
             assert sfn.executions.in_memory == 0
             assert sfn.executions.timers.pending == 0  # an hour away: beyond the scheduler's horizon
             assert len(asyncio.all_tasks()) == tasks_before

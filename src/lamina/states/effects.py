@@ -2,7 +2,9 @@
 
 `RunTask` hands a task to the TaskRunner; `SetTimer`/`CancelTimer` arm and disarm durable
 timers (Wait states, retry back-off, task timeouts and heartbeats, the execution's
-TimeoutSeconds); `CancelTask` says a task's result is no longer wanted.
+TimeoutSeconds); `CancelTask` says a task's result is no longer wanted; `ContinueLater` says
+the step used up its budget with states still ready to run: the driver calls
+`Interpreter.resume` when the execution's turn comes again.
 """
 
 from __future__ import annotations
@@ -35,7 +37,12 @@ class CancelTask:
     task_token: str
 
 
-Effect = RunTask | SetTimer | CancelTimer | CancelTask
+@dataclass(frozen=True)
+class ContinueLater:
+    pass
+
+
+Effect = RunTask | SetTimer | CancelTimer | CancelTask | ContinueLater
 
 
 @dataclass

@@ -10,7 +10,7 @@ in `tasks` and `timers`, which is what a driver re-arms after a restart.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 RUNNING = "RUNNING"
@@ -56,7 +56,11 @@ class Frame:
     map_item: dict[str, Any] | None = None  # {"Index", "Value"} of a Map iteration
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow: the values are JSON already, and `asdict` would copy (and recurse into) them.
+        return {f.name: getattr(self, f.name) for f in _FRAME_FIELDS}
+
+
+_FRAME_FIELDS = fields(Frame)
 
 
 @dataclass
@@ -71,6 +75,8 @@ class ExecutionState:
     timers: dict[str, dict[str, Any]] = field(default_factory=dict)
     last_event_id: int = 0
     next_id: int = 0  # for frame and timer ids
+    # Frames due to enter their state, in order: the work left when a step used up its budget.
+    ready: list[str] = field(default_factory=list)
     output: Any = None
     error: str | None = None
     cause: str | None = None
@@ -95,6 +101,7 @@ class ExecutionState:
             "timers": self.timers,
             "last_event_id": self.last_event_id,
             "next_id": self.next_id,
+            "ready": self.ready,
             "output": self.output,
             "error": self.error,
             "cause": self.cause,

@@ -2,8 +2,9 @@
 
 Each branch or iteration runs in its own child frame; the parent frame's `fan_out` keeps
 the bookkeeping (results so far, which children run, Map's next item and failure counts),
-so it is checkpointed with everything else. Map starts at most MaxConcurrency iterations
-and starts the next as one finishes.
+so it is checkpointed with everything else. Map starts at most MaxConcurrency iterations (and
+never more than the 40 Step Functions runs at once inline) and starts the next as one finishes;
+an iteration's frame is gone once it ends, only its result is kept.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from lamina.states.model import ABSENT, MapState, ParallelState
 
 if TYPE_CHECKING:
     from lamina.states.interpreter import Run
+
+# An inline Map runs at most this many iterations at once, whatever its MaxConcurrency (0 included).
+INLINE_MAP_CONCURRENCY = 40
 
 
 def start_parallel(run: Run, frame: Frame, state: ParallelState) -> None:
@@ -140,7 +144,8 @@ def batches(run: Run, frame: Frame, state: MapState, items: list[Any], effective
 def map_continue(run: Run, frame: Frame, state: MapState) -> None:
     fan = frame.fan_out
     assert fan is not None and state.processor is not None
-    while fan["next"] < len(fan["items"]) and (fan["max"] == 0 or len(fan["active"]) < fan["max"]):
+    most = min(fan["max"] or INLINE_MAP_CONCURRENCY, INLINE_MAP_CONCURRENCY)
+    while fan["next"] < len(fan["items"]) and len(fan["active"]) < most:
         index = fan["next"]
         fan["next"] += 1
         value = fan["items"][index]

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from botocore.loaders import Loader
 
 from lamina.errors import AwsError
+from lamina.states import jsondoc
 from lamina.states.errors import RUNTIME, TASK_FAILED
 from lamina.states.tasks import ACTIVITY, LAMBDA_FUNCTION, TaskOutcome, TaskRequest
 
@@ -89,7 +90,7 @@ def lambda_service_error(error: Exception) -> tuple[str, str]:
 def lambda_function_error(payload_text: str) -> tuple[str, str]:
     """(Error, Cause) for a function that returned an error: its `errorType`, the payload as cause."""
     try:
-        body = json.loads(payload_text)
+        body = jsondoc.loads(payload_text)
     except json.JSONDecodeError:
         body = None
     error_type = body.get("errorType") if isinstance(body, dict) else None
@@ -101,7 +102,7 @@ def _parse_payload(payload: bytes) -> Any:
     if not text:
         return ""
     try:
-        return json.loads(text)
+        return jsondoc.loads(text)
     except json.JSONDecodeError:
         return text
 

@@ -1,8 +1,9 @@
 """The interpreter: advances an `ExecutionState` one step at a time.
 
 Every public method takes the execution state and the current time, runs every frame that
-can run until each one is finished or blocked (on a task, a timer, or its children), and
-returns a `Step`: the history events it appended and the side effects the driver must
+can run until each one is finished or blocked (on a task, a timer, or its children) or the
+step has used up its budget of events (then it ends with `ContinueLater`, and `resume` goes on
+where it stopped: the frames ready to run are part of the state), and returns a `Step`: the history events it appended and the side effects the driver must
 carry out (`RunTask`, `SetTimer`, `CancelTimer`, `CancelTask`). It never awaits, sleeps
 or calls out, so a step is deterministic given its inputs and the state can be
 checkpointed between any two steps.
@@ -24,7 +25,7 @@ from lamina.states.dataflow import (
     apply_template,
     evaluate_jsonata,
 )
-from lamina.states.effects import CancelTask, CancelTimer, Effect, RunTask, SetTimer, Step
+from lamina.states.effects import CancelTask, CancelTimer, ContinueLater, Effect, RunTask, SetTimer, Step
 from lamina.states.errors import (
     DATA_LIMIT_EXCEEDED,
     HEARTBEAT_TIMEOUT,
@@ -64,6 +65,19 @@ from lamina.states.timestamps import format_timestamp
 # Largest state output Step Functions passes on (256 KiB); more is States.DataLimitExceeded.
 PAYLOAD_LIMIT_BYTES = 262_144
 
+# History events one step may add before it yields (ContinueLater): a step runs without a break,
+# so this bounds how long one execution holds its driver's event loop.
+STEP_EVENTS = 400
+# Step Functions ends a Standard execution at its 25,000th history event: unless that event is
+# ExecutionSucceeded, it is an ExecutionFailed with this error and cause.
+HISTORY_LIMIT = 25_000
+HISTORY_LIMIT_CAUSE = f"The execution reached the maximum number of history events ({HISTORY_LIMIT})."
+
+
+class HistoryLimitReached(Exception):
+    """The next event would be the last one the history has room for."""
+
+
 # Errors from processing a state's data (not from its task) carry the state in their cause.
 _LOCATED_ERRORS = frozenset(
     {RUNTIME, QUERY_EVALUATION_ERROR, INTRINSIC_FAILURE, RESULT_PATH_MATCH_FAILURE, PARAMETER_PATH_FAILURE}
@@ -79,45 +93,71 @@ class Interpreter:
         *,
         rng: random.Random | None = None,
         new_token: Callable[[], str] | None = None,
+        step_events: int = STEP_EVENTS,
+        history_limit: int | None = HISTORY_LIMIT,
+        max_duration: float | None = None,
     ) -> None:
+        """`history_limit`: None for executions that keep no history (Express); `max_duration`:
+        seconds after which an execution times out whatever its TimeoutSeconds (Express: 300)."""
         self.machine = machine
         self.rng = rng or random.Random()
         self.new_token = new_token or (lambda: uuid.uuid4().hex + uuid.uuid4().hex)
+        self.step_events = step_events
+        self.history_limit = history_limit
+        self.max_duration = max_duration
 
-    def start(self, info: ExecutionInfo, execution_input: Any, now: float) -> tuple[ExecutionState, Step]:
+    def _step(self, st: ExecutionState, now: float, work: Callable[[Run], None], drain: bool = True) -> Step:
+        run = Run(self, st, now)
+        try:
+            work(run)
+            if drain:
+                run.drain()
+        except HistoryLimitReached:
+            run.fail_at_history_limit()
+        return run.finish()
+
+    def start(
+        self, info: ExecutionInfo, execution_input: Any, now: float, *, run_now: bool = True
+    ) -> tuple[ExecutionState, Step]:
+        """The execution's first step; with `run_now=False` only ExecutionStarted, and the first
+        state waits for `resume` (so a driver can persist the execution before anything runs)."""
         if not info.start_time:
             info.start_time = now
         st = ExecutionState(info, execution_input)
-        run = Run(self, st, now)
-        root = Frame(id=st.new_id("f"), workflow="/", state=self.machine.root.start_at, input=execution_input)
-        st.frames[root.id] = root
-        run.event(
-            root,
-            "ExecutionStarted",
-            {**payload_details("input", execution_input), "roleArn": info.role_arn or None},
-        )
-        if self.machine.timeout_seconds:
-            run.set_timer("execution_timeout", info.start_time + self.machine.timeout_seconds, root)
-        run.queue_frame(root)
-        run.drain()
-        return st, run.step
+
+        def begin(run: Run) -> None:
+            root = Frame(id=st.new_id("f"), workflow="/", state=self.machine.root.start_at, input=execution_input)
+            st.frames[root.id] = root
+            run.event(
+                root,
+                "ExecutionStarted",
+                {**payload_details("input", execution_input), "roleArn": info.role_arn or None},
+            )
+            timeout = self.machine.timeout_seconds
+            if self.max_duration is not None:
+                timeout = min(timeout or self.max_duration, self.max_duration)
+            if timeout:
+                run.set_timer("execution_timeout", info.start_time + timeout, root)
+            run.queue_frame(root)
+
+        return st, self._step(st, now, begin, drain=run_now)
+
+    def resume(self, st: ExecutionState, now: float) -> Step:
+        """Run what a step left ready when it used up its budget (after `ContinueLater`)."""
+        return self._step(st, now, lambda run: None)
 
     def task_succeeded(self, st: ExecutionState, token: str, output: Any, now: float) -> Step:
-        run = Run(self, st, now)
-        task_states.task_succeeded(run, token, output)
-        run.drain()
-        return run.step
+        return self._step(st, now, lambda run: task_states.task_succeeded(run, token, output))
 
     def task_failed(self, st: ExecutionState, token: str, error: str, cause: str, now: float) -> Step:
-        run = Run(self, st, now)
-        task_states.task_failed(run, token, error, cause)
-        run.drain()
-        return run.step
+        return self._step(st, now, lambda run: task_states.task_failed(run, token, error, cause))
 
     def task_submitted(self, st: ExecutionState, token: str, output: Any, now: float) -> Step:
         """A callback task was handed over (TaskSubmitted); its result comes later by token."""
-        run = Run(self, st, now)
-        task = run.task(token)
+        task = live_task(st, token)  # raises before anything changes
+        return self._step(st, now, lambda run: self._submitted(run, task, output), drain=False)
+
+    def _submitted(self, run: Run, task: dict[str, Any], output: Any) -> None:
         task["submitted"] = True  # handed over: after a restart it is awaited, not run again
         resource = parse_resource(task["resource"])
         if resource is not None and resource.kind == INTEGRATION and output is not None:
@@ -126,51 +166,59 @@ class Interpreter:
                 "TaskSubmitted",
                 {**task_states.task_ids(resource), **payload_details("output", output)},
             )
-        return run.step
 
     def task_started(self, st: ExecutionState, token: str, worker_name: str | None, now: float) -> Step:
         """An activity worker took the task (GetActivityTask)."""
-        run = Run(self, st, now)
-        task = run.task(token)
-        if not task.get("started"):
-            task["started"] = True
-            run.event(st.frames[task["frame"]], "ActivityStarted", {"workerName": worker_name})
-        return run.step
+        task = live_task(st, token)
+
+        def started(run: Run) -> None:
+            if not task.get("started"):
+                task["started"] = True
+                run.event(st.frames[task["frame"]], "ActivityStarted", {"workerName": worker_name})
+
+        return self._step(st, now, started, drain=False)
 
     def task_heartbeat(self, st: ExecutionState, token: str, now: float) -> Step:
-        run = Run(self, st, now)
-        task = run.task(token)
-        if task.get("heartbeat"):
-            old = task.get("heartbeat_timer")
-            if old:
-                run.cancel_timer(old)
-            frame = st.frames[task["frame"]]
-            task["heartbeat_timer"] = run.set_timer("heartbeat", now + task["heartbeat"], frame, token=token)
-        return run.step
+        task = live_task(st, token)
+
+        def beat(run: Run) -> None:
+            if task.get("heartbeat"):
+                old = task.get("heartbeat_timer")
+                if old:
+                    run.cancel_timer(old)
+                frame = st.frames[task["frame"]]
+                task["heartbeat_timer"] = run.set_timer("heartbeat", now + task["heartbeat"], frame, token=token)
+
+        return self._step(st, now, beat, drain=False)
 
     def timer_fired(self, st: ExecutionState, timer_id: str, now: float) -> Step:
-        run = Run(self, st, now)
-        run.timer_fired(timer_id)
-        run.drain()
-        return run.step
+        return self._step(st, now, lambda run: run.timer_fired(timer_id))
 
     def stop(self, st: ExecutionState, error: str | None, cause: str | None, now: float) -> Step:
-        run = Run(self, st, now)
-        if not st.done:
-            run.end_execution(ABORTED, "ExecutionAborted", {"error": error, "cause": cause}, None)
-        return run.step
+        def abort(run: Run) -> None:
+            if not st.done:
+                run.end_execution(ABORTED, "ExecutionAborted", {"error": error, "cause": cause}, None)
+
+        return self._step(st, now, abort, drain=False)
 
     def outstanding(self, st: ExecutionState) -> list[Effect]:
-        """What a driver must re-arm after loading a checkpoint: every timer, and every task
-        that was not yet handed over (those may have been under way: they run again, so task
-        delivery is at-least-once across a crash)."""
-        effects: list[Effect] = []
+        """What a driver must re-arm after loading a checkpoint: every timer, every task that
+        was not yet handed over (those may have been under way: they run again, so task
+        delivery is at-least-once across a crash), and the states left ready to run."""
+        effects: list[Effect] = [ContinueLater()] if st.ready and not st.done else []
         for token, task in st.tasks.items():
             if not task.get("submitted"):
                 effects.append(RunTask(task_states.task_request(st, token, task), resumed=True))
         for timer_id, timer in st.timers.items():
             effects.append(SetTimer(timer_id, timer["fire_at"]))
         return effects
+
+
+def live_task(st: ExecutionState, token: str) -> dict[str, Any]:
+    task = st.tasks.get(token)
+    if task is None or st.done:
+        raise TaskDoesNotExist("Task does not exist anymore")
+    return task
 
 
 class Run:
@@ -186,14 +234,19 @@ class Run:
         self.st = st
         self.now = now
         self.step = Step()
-        self.queue: deque[str] = deque()
-        self.queued: set[str] = set()
+        self.queue: deque[str] = deque(st.ready)
+        self.queued: set[str] = set(st.ready)
+        self.at_history_limit = False
         self._execution_context: dict[str, Any] | None = None
 
     # -- bookkeeping ------------------------------------------------------------------------
 
     def event(self, frame: Frame | None, event_type: str, details: dict[str, Any] | None = None) -> int:
         st = self.st
+        limit = self.interpreter.history_limit
+        if (limit is not None and st.last_event_id + 1 >= limit and event_type != "ExecutionSucceeded"
+                and not self.at_history_limit):
+            raise HistoryLimitReached
         st.last_event_id += 1
         previous = frame.last_event_id if frame is not None else st.last_event_id - 1
         self.step.events.append(make_event(event_type, st.last_event_id, previous, self.now, details))
@@ -212,10 +265,7 @@ class Run:
             self.step.effects.append(CancelTimer(timer_id))
 
     def task(self, token: str) -> dict[str, Any]:
-        task = self.st.tasks.get(token)
-        if task is None or self.st.done:
-            raise TaskDoesNotExist("Task does not exist anymore")
-        return task
+        return live_task(self.st, token)
 
     def queue_frame(self, frame: Frame) -> None:
         if frame.id not in self.queued:
@@ -223,12 +273,28 @@ class Run:
             self.queue.append(frame.id)
 
     def drain(self) -> None:
-        while self.queue and not self.st.done:
+        budget = self.interpreter.step_events
+        while self.queue and not self.st.done and len(self.step.events) < budget:
             frame_id = self.queue.popleft()
             self.queued.discard(frame_id)
             frame = self.st.frames.get(frame_id)
             if frame is not None and frame.phase == "enter":
                 self.enter(frame)
+
+    def finish(self) -> Step:
+        """The step, with the frames still ready to run kept in the state for `resume`."""
+        self.st.ready = [] if self.st.done else list(self.queue)
+        if self.st.ready:
+            self.step.effects.append(ContinueLater())
+        return self.step
+
+    def fail_at_history_limit(self) -> None:
+        """End the execution with the event the history has room for. Tasks this step would have
+        started are not started; every task and timer is cancelled."""
+        self.at_history_limit = True
+        self.step.effects = [e for e in self.step.effects if not isinstance(e, RunTask)]
+        details = {"error": RUNTIME, "cause": HISTORY_LIMIT_CAUSE}
+        self.end_execution(FAILED, "ExecutionFailed", details, None, error=RUNTIME, cause=HISTORY_LIMIT_CAUSE)
 
     def variables(self, frame: Frame) -> dict[str, Any]:
         """The variables `frame` can see: its own over its ancestors'."""
@@ -294,6 +360,9 @@ class Run:
         try:
             work()
         except StatesError as err:
+            self.fail_state(frame, state, self.located(err, frame, state))
+        except RecursionError:  # data nested deeper than a walker can go: the state fails, not lamina
+            err = StatesError(RUNTIME, "The state's data is nested too deeply to process.")
             self.fail_state(frame, state, self.located(err, frame, state))
 
     # -- entering and leaving states ----------------------------------------------------------

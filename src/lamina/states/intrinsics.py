@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lamina.states import jsondoc
 from lamina.states.errors import INTRINSIC_FAILURE, StatesError
 from lamina.states.jsonpath import JsonPath, JsonPathSyntaxError, compile_path, json_equal
 
@@ -258,7 +259,7 @@ def _format_value(v: Any) -> str:
 def _string_to_json(s: Any) -> Any:
     _need_string(s, "first")
     try:
-        return json.loads(s)
+        return jsondoc.loads(s)
     except json.JSONDecodeError as e:
         raise _ArgumentError(f"The argument is not valid JSON: {e.msg}") from e
 

@@ -18,6 +18,7 @@ from typing import Any
 import jsonata
 from jsonata import utils as jsonata_utils
 
+from lamina.states import jsondoc
 from lamina.states.errors import QUERY_EVALUATION_ERROR, StatesError
 
 _HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
@@ -133,6 +134,6 @@ def _parse(text: Any) -> Any:
     if not isinstance(text, str):
         raise _fail("$parse", "expects a string")
     try:
-        return json.loads(text)
+        return jsondoc.loads(text)
     except json.JSONDecodeError as e:
         raise _fail("$parse", f"invalid JSON: {e.msg}") from e

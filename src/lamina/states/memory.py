@@ -18,9 +18,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from lamina.states.effects import ContinueLater
 from lamina.states.errors import TASK_FAILED, TaskDoesNotExist
 from lamina.states.execution import ExecutionInfo, ExecutionState
-from lamina.states.interpreter import CancelTask, CancelTimer, Interpreter, RunTask, SetTimer, Step
+from lamina.states.interpreter import (
+    HISTORY_LIMIT,
+    STEP_EVENTS,
+    CancelTask,
+    CancelTimer,
+    Interpreter,
+    RunTask,
+    SetTimer,
+    Step,
+)
 from lamina.states.model import StateMachine
 from lamina.states.tasks import TaskOutcome, TaskRequest, TaskRunner
 
@@ -89,6 +99,7 @@ class Execution:
     in_flight: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     completions: list[tuple[str, TaskOutcome]] = field(default_factory=list)
     steps: int = 0
+    more: bool = False  # the last step used up its budget: `resume` goes on
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # a task finished, or a sleeper appeared
 
     @property
@@ -112,9 +123,13 @@ class InMemoryDriver:
         *,
         rng: random.Random | None = None,
         new_token: Callable[[], str] | None = None,
+        step_events: int = STEP_EVENTS,
+        history_limit: int | None = HISTORY_LIMIT,
+        max_duration: float | None = None,
     ) -> None:
         self.machine = machine
-        self.interpreter = Interpreter(machine, rng=rng, new_token=new_token)
+        self.interpreter = Interpreter(machine, rng=rng, new_token=new_token, step_events=step_events,
+                                       history_limit=history_limit, max_duration=max_duration)
         self.runner = runner
         self.clock: Any = clock or VirtualClock()
         self._live: set[Execution] = set()
@@ -174,6 +189,10 @@ class InMemoryDriver:
 
     async def _run(self, execution: Execution, limit: int | None, until: float | None) -> Execution:
         while not execution.state.done and (limit is None or execution.steps < limit):
+            if execution.more:
+                self._apply(execution, self.interpreter.resume(execution.state, self.clock.now()))
+                await asyncio.sleep(0)
+                continue
             if execution.completions:
                 token, outcome = execution.completions.pop(0)
                 self._deliver(execution, token, outcome)
@@ -242,8 +261,11 @@ class InMemoryDriver:
     def _apply(self, execution: Execution, step: Step) -> None:
         execution.steps += 1
         execution.history.extend(step.events)
+        execution.more = False
         for effect in step.effects:
-            if isinstance(effect, RunTask):
+            if isinstance(effect, ContinueLater):
+                execution.more = True
+            elif isinstance(effect, RunTask):
                 token = effect.request.task_token
                 execution.in_flight[token] = asyncio.ensure_future(self._run_task(execution, effect.request))
             elif isinstance(effect, SetTimer):

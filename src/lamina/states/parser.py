@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lamina.states import jsonata_query
+from lamina.states import jsonata_query, jsondoc
 from lamina.states.allowed_fields import ALLOWED_FIELDS, COMMON_FIELDS, COMPARISON_OPERATORS, TERMINAL_TYPES
 from lamina.states.diagnostics import ERROR, SCHEMA, WARNING, Diagnostic
 from lamina.states.field_checks import FieldChecker, is_positive_int
@@ -72,7 +72,7 @@ def load_definition(text: Any) -> tuple[Any, list[Diagnostic]]:
     if not isinstance(text, str) or not text.strip():
         return None, [Diagnostic(ERROR, "MISSING_DESCRIPTION", "Received a null or empty workflow input.")]
     try:
-        return json.loads(text, object_pairs_hook=_object_pairs), []
+        return jsondoc.loads(text, object_pairs_hook=_object_pairs), []
     except json.JSONDecodeError as e:
         message = f"{e.msg} at line {e.lineno}, column {e.colno}"
         return None, [Diagnostic(ERROR, "INVALID_JSON_DESCRIPTION", message)]

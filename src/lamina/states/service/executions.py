@@ -8,8 +8,14 @@ a restart continues from there: timers are rows the scheduler finds again, and t
 were not yet handed over are run again (`Interpreter.outstanding`). Express executions take
 the same steps in memory only.
 
-An execution is in memory only while something is happening to it (a step, or a task
-running for it); one that waits for a timer or a callback is just its row.
+A step runs at most a budget of events (`Interpreter`); one that used it up ends with
+`ContinueLater`, and the execution waits for its next turn (`Turns`, fair between accounts and
+executions), so no execution holds the event loop for long. A Standard execution's first step
+writes only its row and ExecutionStarted: it exists, and resumes after a crash, before any
+state runs.
+
+An execution is in memory only while something is happening to it (a step, a turn it waits
+for, or a task running for it); one that waits for a timer or a callback is just its row.
 """
 
 from __future__ import annotations
@@ -25,11 +31,11 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from lamina.states.effects import CancelTask, CancelTimer, RunTask, SetTimer, Step
+from lamina.states.effects import CancelTask, CancelTimer, ContinueLater, RunTask, SetTimer, Step
 from lamina.states.errors import API_ERRORS, TASK_FAILED, TaskDoesNotExist, TaskTimedOut
 from lamina.states.execution import RUNNING, SUCCEEDED, TIMED_OUT, ExecutionInfo, ExecutionState
 from lamina.states.history import to_json_text
-from lamina.states.interpreter import Interpreter
+from lamina.states.interpreter import HISTORY_LIMIT, Interpreter
 from lamina.states.model import StateMachine
 from lamina.states.service import jsontext
 from lamina.states.service.activity_tasks import ActivityTask, ActivityTasks
@@ -40,6 +46,7 @@ from lamina.states.service.store import ExecutionStore, StepWrite
 from lamina.states.service.task_runners import TaskRunners
 from lamina.states.service.timers import TimerScheduler
 from lamina.states.service.tokens import new_task_token, token_execution
+from lamina.states.service.turns import Turns
 from lamina.states.tasks import ACTIVITY, TaskOutcome, TaskRequest, parse_resource
 
 log = logging.getLogger("lamina.states")
@@ -47,6 +54,8 @@ log = logging.getLogger("lamina.states")
 ExecutionAlreadyExists = API_ERRORS["ExecutionAlreadyExists"]
 # Ended Express executions remembered for `.sync` parents that ask after the fact.
 _EXPRESS_ENDINGS_KEPT = 1_000
+# An Express execution runs for at most five minutes, whatever its TimeoutSeconds.
+EXPRESS_MAX_SECONDS = 300
 
 
 class ExecutionGone(Exception):
@@ -90,9 +99,10 @@ Call = Callable[[LiveExecution, float], Step]
 
 
 def needs_rearm(st: ExecutionState) -> bool:
-    """Whether a restart must do more for this execution than let its timers fire: run a
-    task that was not handed over, or put an activity task no worker took back in the queue."""
-    return any(not task.get("submitted") or not task.get("started") for task in st.tasks.values())
+    """Whether a restart must do more for this execution than let its timers fire: go on with
+    states ready to run, run a task that was not handed over, or put an activity task no worker
+    took back in the queue."""
+    return bool(st.ready) or any(not task.get("submitted") or not task.get("started") for task in st.tasks.values())
 
 
 class Executions:
@@ -103,6 +113,7 @@ class Executions:
         self.activity_tasks = activity_tasks
         self.runners = runners
         self.timers = TimerScheduler(store, self.fire_timer)
+        self.turns = Turns(self._take_turn)
         self._slots: dict[int, Slot] = {}
         self._next_id = 1
         self._floor = 0  # executions with a smaller id were wiped by a reset
@@ -113,6 +124,7 @@ class Executions:
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        self.turns.start()
         self._next_id = await self.store.next_id()
         for execution_id in await self.store.ids_to_rearm():
             try:
@@ -123,6 +135,7 @@ class Executions:
 
     async def close(self) -> None:
         await self.timers.close()
+        await self.turns.close()
         tasks = [f.task for slot in self._slots.values() for f in slot.in_flight.values()]
         for task in tasks:
             task.cancel()
@@ -145,6 +158,7 @@ class Executions:
                 waiter.cancel()
         self._end_waiters.clear()
         self._express_endings.clear()
+        self.turns.wipe()
         self.timers.wipe()
         self.activity_tasks.wipe()
 
@@ -207,7 +221,8 @@ class Executions:
                 interpreter = self._interpreter(record, parsed)
                 info = ExecutionInfo(record.arn, record.name, record.state_machine_arn, revision.name,
                                      revision.role_arn, record.start_date)
-                state, step = interpreter.start(info, input_value, record.start_date)
+                # Nothing runs in the request: the first state waits for the execution's turn.
+                state, step = interpreter.start(info, input_value, record.start_date, run_now=False)
                 live = slot.live = LiveExecution(record, state, interpreter)
                 try:
                     await self._persist(live, step, new=True)
@@ -220,7 +235,17 @@ class Executions:
             self._release(slot)
 
     def _interpreter(self, record: ExecutionRecord, parsed: StateMachine) -> Interpreter:
-        return Interpreter(parsed, new_token=partial(new_task_token, record.id))
+        if record.durable:
+            return Interpreter(parsed, new_token=partial(new_task_token, record.id), history_limit=HISTORY_LIMIT)
+        # Express: no history kept, so no history limit; five minutes at most instead.
+        return Interpreter(parsed, new_token=partial(new_task_token, record.id), history_limit=None,
+                           max_duration=EXPRESS_MAX_SECONDS)
+
+    async def _take_turn(self, execution_id: int) -> None:
+        try:
+            await self._advance(execution_id, lambda live, now: live.interpreter.resume(live.state, now))
+        except ExecutionGone:
+            pass  # it ended (stopped, timed out) or was wiped while it waited for its turn
 
     # ------------------------------------------------------------ advancing
 
@@ -276,7 +301,7 @@ class Executions:
     def _evict_if_idle(self, slot: Slot) -> None:
         """Drop an execution from memory once nothing is happening to it (Express ones stay
         until they end: memory is all they have)."""
-        if slot.users or slot.in_flight:
+        if slot.users or slot.in_flight or slot.id in self.turns:
             return
         live = slot.live
         if live is None or live.record.durable or live.state.done:
@@ -306,7 +331,9 @@ class Executions:
     def _carry_out(self, slot: Slot, live: LiveExecution, step: Step, ended: bool) -> None:
         execution_id, durable = live.record.id, live.record.durable
         for effect in step.effects:
-            if isinstance(effect, RunTask):
+            if isinstance(effect, ContinueLater):
+                self.turns.schedule(live.record.account_id, execution_id)
+            elif isinstance(effect, RunTask):
                 self._run(slot, live.record, effect.request)
             elif isinstance(effect, SetTimer):
                 self.timers.arm(execution_id, effect.timer_id, effect.fire_at, durable)
@@ -366,7 +393,8 @@ class Executions:
             if task.get("submitted") and not task.get("started") and resource and resource.kind == ACTIVITY:
                 text = json.dumps(task["input"], separators=(",", ":"), ensure_ascii=False)
                 self.activity_tasks.schedule(ActivityTask(resource.arn, token, text))
-        return Step(effects=[e for e in live.interpreter.outstanding(st) if isinstance(e, RunTask)])
+        effects = [e for e in live.interpreter.outstanding(st) if isinstance(e, (RunTask, ContinueLater))]
+        return Step(effects=effects)
 
     # ------------------------------------------------------------ timers, callbacks, stops
 

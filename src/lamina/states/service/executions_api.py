@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from lamina.context import RequestContext
+from lamina.states import jsondoc
 from lamina.states.errors import API_ERRORS, InvalidExecutionInput, InvalidOutput
 from lamina.states.execution import RUNNING, SUCCEEDED
 from lamina.states.interpreter import PAYLOAD_LIMIT_BYTES
@@ -34,7 +35,7 @@ def _parse_input(text: str) -> Any:
         raise InvalidExecutionInput(
             f"Invalid State Machine Execution Input: 'the input exceeds {PAYLOAD_LIMIT_BYTES} bytes'")
     try:
-        return json.loads(text)
+        return jsondoc.loads(text)
     except json.JSONDecodeError as e:
         raise InvalidExecutionInput(f"Invalid State Machine Execution Input: '{e.msg}'") from None
 
@@ -140,7 +141,7 @@ class ExecutionsApi:
     async def send_task_success(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         token = params["taskToken"]
         try:
-            output = json.loads(params["output"])
+            output = jsondoc.loads(params["output"])
         except json.JSONDecodeError as e:
             raise InvalidOutput(f"Invalid Output: '{e.msg}'") from None
         await self.executions.task_answered(
