@@ -185,12 +185,15 @@ class InvokeService:
             slot = self.limiter.acquire(function)
             try:
                 result = await self.pool.invoke(spec, request)
-            except Busy as busy:
+            except Busy as busy:  # no environment for it on this host now
+                self.limiter.release(slot, notify=False)
                 log.debug("throttled %s: %s", function.name, busy)
                 raise TooManyRequestsException("Rate Exceeded.", THROTTLE_REASONS[busy.kind],
                                                busy.retry_after_s) from None
-            finally:
+            except BaseException:
                 self.limiter.release(slot)
+                raise
+            self.limiter.release(slot)
         except TooManyRequestsException:
             count(account, region, name, "Throttles")
             raise

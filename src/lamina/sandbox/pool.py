@@ -263,19 +263,29 @@ class EnvironmentPool:
 
     async def _start_environment(self, runtime: Runtime, network: str, slot: StartSlot,
                                  memory_mb: int | None = None) -> Environment:
-        """Start an environment with `slot`, once the host has room for it (else `Busy`)."""
-        assert self.host is not None, "start() the pool first"
+        """Start an environment with `slot`, once the host has room for it (else `Busy`). One
+        that fails to start (it ran no code of the function yet) is replaced once."""
         try:
-            await self._make_room()
-            self.admission.admit()
-            environment = Environment(self.host, runtime, network)
-            self._all.add(environment)
             try:
-                await environment.start(memory_mb)
-            finally:
-                self._track(environment)
+                return await self._start_admitted(runtime, network, memory_mb)
+            except SandboxStartTimeout:
+                raise
+            except (SandboxFailure, OSError) as error:
+                log.warning("an environment for %s did not start (%s); starting another", runtime.id, error)
+            return await self._start_admitted(runtime, network, memory_mb)
         finally:
             slot.release()
+
+    async def _start_admitted(self, runtime: Runtime, network: str, memory_mb: int | None) -> Environment:
+        assert self.host is not None, "start() the pool first"
+        await self._make_room()
+        self.admission.admit()
+        environment = Environment(self.host, runtime, network)
+        self._all.add(environment)
+        try:
+            await environment.start(memory_mb)
+        finally:
+            self._track(environment)
         return environment
 
     def _track(self, environment: Environment) -> None:
