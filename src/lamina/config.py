@@ -53,6 +53,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("states_activity_poll_seconds", 60.0, float,
             "How long GetActivityTask holds a poll open before answering with no task (AWS: 60)."),
     Setting("idle_environment_seconds", 600, int, "Idle execution environments are reaped after this long."),
+    Setting("max_environments", 0, int,
+            "Most execution environments alive at once on this host; beyond them, and while memory or threads "
+            "run short, invocations that need a new one get 429 `TooManyRequestsException`. 0: one per 64 MB "
+            "of memory above the host's reserve (a tenth, at least 512 MB), at most one per 16 threads the "
+            "kernel allows."),
     Setting("sandbox", "auto", str,
             "Isolation mode: `bwrap` (namespaces + cgroups), `process` (no isolation, warns at start) "
             "or `auto` (bwrap where it works)."),
@@ -95,6 +100,7 @@ class Config:
     async_retry_base_seconds: float = 60.0
     states_activity_poll_seconds: float = 60.0
     idle_environment_seconds: int = 600
+    max_environments: int = 0
     sandbox: str = "auto"
     sandbox_uid: int = 64000
     log_level: str = "info"

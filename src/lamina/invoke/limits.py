@@ -54,9 +54,12 @@ class ConcurrencyLimiter:
         self.function_in_use[key] += 1
         return Slot(key, account)
 
-    def release(self, slot: Slot) -> None:
+    def release(self, slot: Slot, *, notify: bool = True) -> None:
+        """Free `slot`; `notify=False` when nothing ran in it (the host throttled it): waking
+        throttled work then would only send it into the same wall."""
         self.function_in_use[slot.function] -= 1
         if slot.account is not None:
             self.unreserved_in_use[slot.account] -= 1
-        for listener in self.on_release:
-            listener(slot.function, slot.account)
+        if notify:
+            for listener in self.on_release:
+                listener(slot.function, slot.account)

@@ -37,9 +37,13 @@ from lamina.invoke.report import invocation_log, log_tail
 from lamina.invoke.specs import SpecBuilder, network_mode
 from lamina.observability.log_store import LogStore
 from lamina.observability.metrics import Metrics
+from lamina.sandbox.admission import Busy
 from lamina.sandbox.spec import EnvironmentSpec, InvokeRequest, InvokeResult
 
 log = logging.getLogger("lamina.invoke")
+
+# Lambda's ThrottleReason for each reason the pool gives for having no environment.
+THROTTLE_REASONS = {"capacity": "ConcurrentInvocationLimitExceeded", "scaling": "FunctionInvocationRateLimitExceeded"}
 
 SYNC_PAYLOAD_LIMIT = 6_291_456
 CLIENT_CONTEXT_LIMIT = 3_583
@@ -54,7 +58,8 @@ class AsyncAcceptor(Protocol):
 class EnvironmentPool(Protocol):
     runtimes: Mapping[str, object]
 
-    async def invoke(self, spec: EnvironmentSpec, request: InvokeRequest) -> InvokeResult: ...
+    async def invoke(self, spec: EnvironmentSpec, request: InvokeRequest) -> InvokeResult:
+        """Raises `lamina.sandbox.admission.Busy` when no environment can be had now."""
 
     async def retire(self, key: str) -> None: ...
 
@@ -177,15 +182,21 @@ class InvokeService:
         count = self.metrics.add
         account, region, name = function.key
         try:
-            try:
-                slot = self.limiter.acquire(function)
-            except TooManyRequestsException:
-                count(account, region, name, "Throttles")
-                raise
+            slot = self.limiter.acquire(function)
             try:
                 result = await self.pool.invoke(spec, request)
-            finally:
+            except Busy as busy:  # no environment for it on this host now
+                self.limiter.release(slot, notify=False)
+                log.debug("throttled %s: %s", function.name, busy)
+                raise TooManyRequestsException("Rate Exceeded.", THROTTLE_REASONS[busy.kind],
+                                               busy.retry_after_s) from None
+            except BaseException:
                 self.limiter.release(slot)
+                raise
+            self.limiter.release(slot)
+        except TooManyRequestsException:
+            count(account, region, name, "Throttles")
+            raise
         finally:
             if allocation:
                 self.provisioned.give_back(allocation)

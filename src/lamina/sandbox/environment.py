@@ -57,6 +57,10 @@ class SandboxFailure(Exception):
     """The environment could not be started or broke the protocol."""
 
 
+class SandboxStartTimeout(SandboxFailure):
+    """The environment did not start within `START_TIMEOUT_S` (the host is loaded)."""
+
+
 class Environment:
     def __init__(self, host: Host, runtime: Runtime, network: str) -> None:
         self.host = host
@@ -294,6 +298,8 @@ class Environment:
         else:
             self._agent_pid = self._process.pid
         kind, _ = await self._expect(START_TIMEOUT_S)
+        if kind == TIMEOUT:
+            raise SandboxStartTimeout(f"the sandbox did not start within {START_TIMEOUT_S:g} s")
         if kind != wire.HELLO:
             raise SandboxFailure(f"the sandbox did not start ({describe(kind)}); see the server's log")
         if self.cgroup is not None:
@@ -314,6 +320,8 @@ class Environment:
         expected = {wire.READY, wire.R_WAITING} if fds else {wire.READY}
         while expected:
             kind, _ = await self._expect(START_TIMEOUT_S)
+            if kind == TIMEOUT:
+                raise SandboxStartTimeout(f"the sandbox did not get ready within {START_TIMEOUT_S:g} s")
             if kind not in expected:
                 raise SandboxFailure(f"the sandbox did not get ready ({describe(kind)}); see the server's log")
             expected.discard(kind)

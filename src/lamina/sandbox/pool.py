@@ -6,9 +6,10 @@ agent running and, for Python, an interpreter with lamina's runtime imported and
 assign it to the function, run its init, invoke; then start a new spare in the background.
 
 One environment serves one invocation at a time; concurrent invocations of a key get
-separate environments. The caller enforces concurrency limits. An environment never
-outlives its spec key: `retire(key)` kills the idle ones at once and the busy ones when
-their invocation ends.
+separate environments. The caller enforces concurrency limits; `admission` decides how
+many environments start at once and how many the host holds (a cold invoke beyond them
+waits briefly, then raises `admission.Busy`). An environment never outlives its spec key:
+`retire(key)` kills the idle ones at once and the busy ones when their invocation ends.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..config import Config
 from . import loglines, precompile, scratch
+from .admission import Admission, Busy, HostGauge, StartSlot
 from .cgroups import CgroupTree, CgroupUnavailable
-from .environment import Environment, SandboxFailure
+from .environment import Environment, SandboxFailure, SandboxStartTimeout
 from .host import Host
 from .isolation import agent_command, bwrap, choose
 from .outcomes import platform_error
@@ -48,7 +51,8 @@ class EnvironmentPool:
     def __init__(self, *, data_dir: Path, sandbox: str = "auto", sandbox_uid: int = 64000,
                  idle_environment_seconds: float = 600, runtimes: dict[str, RuntimeInstall] | None = None,
                  spares_per_runtime: int = 2, nodejs_runtime_dir: Path | None = None,
-                 init_timeout_s: float = INIT_TIMEOUT_S) -> None:
+                 init_timeout_s: float = INIT_TIMEOUT_S, admission: Admission | None = None,
+                 max_environments: int = 0) -> None:
         self.data_dir = Path(data_dir)
         self.sandbox_setting = sandbox
         self.sandbox_uid = sandbox_uid
@@ -69,6 +73,9 @@ class EnvironmentPool:
         self._starting: dict[tuple[str, str], dict[Environment, asyncio.Task]] = defaultdict(dict)
         self._claimed: set[Environment] = set()
         self._busy: set[Environment] = set()  # initialising or invoking: their output is drained periodically
+        self.admission = admission or Admission(HostGauge(), max_environments=max_environments)
+        # Cold invokes queued for a start, by spec key: an environment of theirs freed meanwhile serves them.
+        self._handoff: dict[str, dict[asyncio.Future[Any], None]] = {}
         self._reaper: asyncio.Task[None] | None = None
         self._drainer: asyncio.Task[None] | None = None
         self._compiler: asyncio.Task[None] | None = None
@@ -77,7 +84,8 @@ class EnvironmentPool:
     @classmethod
     def from_config(cls, config: Config, **options: object) -> EnvironmentPool:
         return cls(data_dir=config.data_dir, sandbox=config.sandbox, sandbox_uid=config.sandbox_uid,
-                   idle_environment_seconds=config.idle_environment_seconds, **options)  # type: ignore[arg-type]
+                   idle_environment_seconds=config.idle_environment_seconds,
+                   max_environments=config.max_environments, **options)  # type: ignore[arg-type]
 
     @property
     def mode(self) -> str:
@@ -150,25 +158,37 @@ class EnvironmentPool:
     # -- invoke -------------------------------------------------------------------------
 
     async def invoke(self, spec: EnvironmentSpec, request: InvokeRequest) -> InvokeResult:
+        """Raises `Busy` when no environment can be had now (the caller throttles)."""
         idle = self._idle.get(spec.key)
         while idle:
             environment = idle.pop()
             if environment.dead:
                 continue
-            self._busy.add(environment)
-            try:
-                result = await environment.invoke(request, spec.timeout_s)
-            finally:
-                self._busy.discard(environment)
-            self._release(environment, spec)
-            return result
+            return await self._warm_invoke(environment, spec, request)
         return await self._cold_invoke(spec, request)
+
+    async def _warm_invoke(self, environment: Environment, spec: EnvironmentSpec,
+                           request: InvokeRequest) -> InvokeResult:
+        self._busy.add(environment)
+        try:
+            result = await environment.invoke(request, spec.timeout_s)
+        finally:
+            self._busy.discard(environment)
+        self._release(environment, spec)
+        return result
 
     def _release(self, environment: Environment, spec: EnvironmentSpec) -> None:
         if environment.dead or self._closing or environment.generation != self._generations[spec.key]:
             environment.kill()
-        else:
-            self._idle[spec.key].append(environment)
+            return
+        waiters = self._handoff.get(spec.key)
+        while waiters:  # a cold invoke of this key is queued for a start: it takes this one instead
+            waiter = next(iter(waiters))
+            del waiters[waiter]
+            if not waiter.done():
+                waiter.set_result(environment)
+                return
+        self._idle[spec.key].append(environment)
 
     def _runtime(self, runtime_id: str) -> Runtime:
         runtime = self.runtimes.get(runtime_id)
@@ -179,10 +199,16 @@ class EnvironmentPool:
     async def _cold_invoke(self, spec: EnvironmentSpec, request: InvokeRequest) -> InvokeResult:
         runtime = self._runtime(spec.runtime)
         try:
-            environment = await self._unassigned_environment(runtime, spec.network, spec.memory_mb)
+            environment = await self._unassigned_environment(runtime, spec.network, spec.memory_mb,
+                                                             handoff_key=spec.key)
+        except SandboxStartTimeout as error:  # the host is too loaded to start one in time
+            log.warning("could not start an environment for %s: %s", spec.function_name, error)
+            raise Busy("scaling", str(error)) from None
         except (SandboxFailure, OSError) as error:
             log.error("could not start an environment for %s: %s", spec.function_name, error)
             return _sandbox_failure(request, str(error))
+        if environment.log_stream:  # freed by an invocation of this function while this one queued
+            return await self._warm_invoke(environment, spec, request)
         environment.generation = self._generations[spec.key]
         self._busy.add(environment)
         try:
@@ -235,22 +261,103 @@ class EnvironmentPool:
 
     # -- environments -------------------------------------------------------------------
 
-    async def _start_environment(self, runtime: Runtime, network: str, memory_mb: int | None = None) -> Environment:
+    async def _start_environment(self, runtime: Runtime, network: str, slot: StartSlot,
+                                 memory_mb: int | None = None) -> Environment:
+        """Start an environment with `slot`, once the host has room for it (else `Busy`). One
+        that fails to start (it ran no code of the function yet) is replaced once."""
+        try:
+            try:
+                return await self._start_admitted(runtime, network, memory_mb)
+            except SandboxStartTimeout:
+                raise
+            except (SandboxFailure, OSError) as error:
+                log.warning("an environment for %s did not start (%s); starting another", runtime.id, error)
+            return await self._start_admitted(runtime, network, memory_mb)
+        finally:
+            slot.release()
+
+    async def _start_admitted(self, runtime: Runtime, network: str, memory_mb: int | None) -> Environment:
         assert self.host is not None, "start() the pool first"
+        await self._make_room()
+        self.admission.admit()
         environment = Environment(self.host, runtime, network)
         self._all.add(environment)
         try:
             await environment.start(memory_mb)
         finally:
-            if environment.closed is not None:
-                environment.closed.add_done_callback(lambda _: self._all.discard(environment))
-            else:
-                self._all.discard(environment)
+            self._track(environment)
         return environment
 
-    async def _unassigned_environment(self, runtime: Runtime, network: str, memory_mb: int) -> Environment:
+    def _track(self, environment: Environment) -> None:
+        """Forget a started (or failed) environment, and give its room back, once it has stopped."""
+        def gone(_: object = None) -> None:
+            self._all.discard(environment)
+            self.admission.gone()
+        if environment.closed is not None:
+            environment.closed.add_done_callback(gone)
+        else:
+            gone()
+
+    async def _make_room(self) -> None:
+        """Stop idle environments, least recently used first, while the host has no room for
+        one more; `Busy` when none is left to stop."""
+        while (refusal := self.admission.refusal()) is not None:
+            lists = [*self._spares.values(), *self._idle.values()]
+            victims = [(e, envs) for envs in lists for e in envs if not e.pinned and not e.dead]
+            if not victims:
+                raise refusal
+            victim, its_list = min(victims, key=lambda pair: pair[0].last_used)
+            its_list.remove(victim)
+            victim.kill()
+            if victim.closed is not None:
+                await asyncio.wait([victim.closed], timeout=1)
+            self.admission.gauge.forget()
+
+    async def _start_slot(self, handoff_key: str | None, wait_s: float) -> StartSlot | Environment:
+        """A start slot, waiting in the queue for one if none is free; or, if `handoff_key` is
+        given, an idle environment of that key freed while waiting. `Busy` after `wait_s`."""
+        slot = self.admission.try_slot()
+        if slot is not None:
+            return slot
+        refusal = self.admission.refusal()  # no point queueing for room the host lacks
+        if refusal is not None and not any(self._idle.values()) and not any(self._spares.values()):
+            raise refusal
+        waiter = self.admission.enqueue()
+        if handoff_key is not None:
+            self._handoff.setdefault(handoff_key, {})[waiter] = None
+        timer = asyncio.get_running_loop().call_later(wait_s, _set_if_pending, waiter, None)
+        try:
+            got = await waiter
+        except BaseException:  # cancelled: give back whatever came meanwhile
+            if waiter.done() and not waiter.cancelled():
+                self._give_back(waiter.result())
+            raise
+        finally:
+            timer.cancel()
+            self.admission.leave(waiter)
+            if handoff_key is not None:
+                waiters = self._handoff.get(handoff_key)
+                if waiters is not None:
+                    waiters.pop(waiter, None)
+                    if not waiters:
+                        del self._handoff[handoff_key]
+        if got is None:
+            raise Busy("scaling", f"no environment could be started within {wait_s:g} s")
+        return got
+
+    def _give_back(self, got: StartSlot | Environment | None) -> None:
+        if isinstance(got, StartSlot):
+            got.release()
+        elif isinstance(got, Environment):
+            got.kill()  # rare (a cancelled wait); killing keeps the accounting simple
+
+    async def _unassigned_environment(self, runtime: Runtime, network: str, memory_mb: int, *,
+                                      handoff_key: str | None = None, wait_s: float | None = None) -> Environment:
         """A spare if one is ready; else a spare already starting, which is further along than
-        a new one would be (it gets this function's CPU weight from now on); else a new one."""
+        a new one would be (it gets this function's CPU weight from now on); else a new one,
+        when a start slot is free (waiting up to `wait_s` for one). With `handoff_key`, an
+        idle environment of that key freed meanwhile may come back instead: it is already
+        initialised (it has a `log_stream`)."""
         environment = self._take_spare(runtime.id, network)
         if environment is not None:
             return environment
@@ -266,7 +373,10 @@ class EnvironmentPool:
             finally:
                 self._claimed.discard(starting)
             break
-        return await self._start_environment(runtime, network, memory_mb)
+        got = await self._start_slot(handoff_key, self.admission.queue_wait_s if wait_s is None else wait_s)
+        if isinstance(got, Environment):
+            return got
+        return await self._start_environment(runtime, network, got, memory_mb)
 
     def _take_spare(self, runtime_id: str, network: str) -> Environment | None:
         spares = self._spares.get((runtime_id, network))
@@ -277,19 +387,26 @@ class EnvironmentPool:
         return None
 
     def _replenish(self, runtime: Runtime, network: str) -> None:
-        """Start spares in the background until `spares_per_runtime` are ready or starting."""
+        """Start spares in the background until `spares_per_runtime` are ready or starting,
+        with start slots and room nobody is waiting for (the next cold start tries again)."""
         key = (runtime.id, network)
         missing = self.spares_per_runtime - len(self._spares[key]) - len(self._spare_tasks[key])
         for _ in range(max(0, missing)):
-            if self._closing:
+            slot = self.admission.try_slot() if not self._closing else None
+            if slot is None:
                 return
-            task = asyncio.create_task(self._start_spare(runtime, network))
+            try:
+                self.admission.admit()  # counted now: several spares are started before any runs
+            except Busy:
+                slot.release()
+                return
+            task = asyncio.create_task(self._start_spare(runtime, network, slot))
             self._spare_tasks[key].add(task)
             task.add_done_callback(self._spare_tasks[key].discard)
 
-    async def _start_spare(self, runtime: Runtime, network: str) -> Environment | None:
-        """Start a spare; a cold start that claimed it while it was starting takes it,
-        otherwise it joins the ready spares."""
+    async def _start_spare(self, runtime: Runtime, network: str, slot: StartSlot) -> Environment | None:
+        """Start a spare (admitted by the caller, with `slot`); a cold start that claimed it
+        while it was starting takes it, otherwise it joins the ready spares."""
         assert self.host is not None, "start() the pool first"
         key = (runtime.id, network)
         environment = Environment(self.host, runtime, network)
@@ -303,11 +420,9 @@ class EnvironmentPool:
             log.warning("could not start a spare environment for %s: %s", runtime.id, error)
             return None
         finally:
+            slot.release()
             self._starting[key].pop(environment, None)
-            if environment.closed is not None:
-                environment.closed.add_done_callback(lambda _: self._all.discard(environment))
-            else:
-                self._all.discard(environment)
+            self._track(environment)
         if self._closing:
             environment.kill()
             return None
@@ -361,8 +476,9 @@ class EnvironmentPool:
         spec = target.spec
         runtime = self._runtime(spec.runtime)
         try:
-            environment = await self._unassigned_environment(runtime, spec.network, spec.memory_mb)
-        except (SandboxFailure, OSError) as error:
+            environment = await self._unassigned_environment(runtime, spec.network, spec.memory_mb,
+                                                             wait_s=PROVISIONED_INIT_TIMEOUT_S)
+        except (SandboxFailure, OSError, Busy) as error:
             return f"could not start an environment: {error}"
         # Provisioned environments get the longer init budget Lambda gives them.
         init = await environment.initialize(spec, max(PROVISIONED_INIT_TIMEOUT_S, min(spec.timeout_s, 900)))
@@ -436,6 +552,11 @@ class _Provisioned:
 def _sandbox_failure(request: InvokeRequest, reason: str) -> InvokeResult:
     return InvokeResult(platform_error("Sandbox.Failure", request.request_id, reason), "Sandbox.Failure", "failure",
                         0.0, 0, "")
+
+
+def _set_if_pending(future: asyncio.Future[Any], value: object) -> None:
+    if not future.done():
+        future.set_result(value)
 
 
 def _process_runtime_dirs(work_dir: Path, nodejs_dir: Path) -> dict[str, Path]:

@@ -1,0 +1,133 @@
+"""A burst of concurrent first invocations (issue 10): how fast environments start, how long
+1,000 concurrent synchronous invokes of a ~1-second function take, how many are throttled,
+and what the host's memory does. Prints one JSON document; asserts nothing.
+
+Its own server on a free port with its own data directory; boto3 with retries off, one
+request per thread, all released at once on loopback.
+
+    .venv/bin/python bench/burst.py [--count 1000] [--sleep 1.0] [--max-environments 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import ClientError
+from common import Lamina
+
+SLEEPER = "import time\n\ndef handler(event, context):\n    time.sleep({sleep})\n    return {{'ok': True}}\n"
+
+
+def mem_available_mb() -> int:
+    with open("/proc/meminfo") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) // 1024
+    raise RuntimeError("no MemAvailable in /proc/meminfo")
+
+
+class MemorySampler(threading.Thread):
+    """The lowest MemAvailable seen, sampled every 50 ms."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.lowest = mem_available_mb()
+        self._finished = threading.Event()
+
+    def run(self) -> None:
+        while not self._finished.wait(0.05):
+            self.lowest = min(self.lowest, mem_available_mb())
+
+    def stop(self) -> None:
+        self._finished.set()
+        self.join()
+
+
+def burst(lamina: Lamina, name: str, count: int) -> dict:
+    client = boto3.client("lambda", endpoint_url=lamina.endpoint, region_name="us-east-1",
+                          aws_access_key_id="000000000000", aws_secret_access_key="x",
+                          config=BotoConfig(retries={"total_max_attempts": 1}, read_timeout=300,
+                                            max_pool_connections=count))
+    gate = threading.Barrier(count + 1)
+    started = 0.0
+
+    def one(_: int) -> tuple[str, float, dict]:
+        gate.wait()
+        try:
+            response = client.invoke(FunctionName=name, Payload=b"{}", LogType="Tail")
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            detail = {"code": code, "reason": error.response.get("Reason"),
+                      "retry_after": error.response["ResponseMetadata"]["HTTPHeaders"].get("retry-after")}
+            return ("throttled" if code == "TooManyRequestsException" else "error"), time.monotonic(), detail
+        except Exception as error:  # noqa: BLE001 - every other outcome is counted as an error
+            return "error", time.monotonic(), {"exception": repr(error)}
+        body = response["Payload"].read()
+        if response.get("FunctionError"):
+            return "error", time.monotonic(), {"function_error": body.decode(errors="replace")[:300]}
+        cold = "Init Duration" in base64.b64decode(response.get("LogResult", "")).decode(errors="replace")
+        return ("cold" if cold else "warm"), time.monotonic(), {}
+
+    sampler = MemorySampler()
+    before = mem_available_mb()
+    sampler.start()
+    with ThreadPoolExecutor(count) as pool:
+        futures = [pool.submit(one, i) for i in range(count)]
+        time.sleep(0.5)  # every thread is at the gate
+        started = time.monotonic()
+        gate.wait()
+        outcomes = [future.result() for future in futures]
+    finished = max(at for _, at, _ in outcomes)
+    at_end = mem_available_mb()
+    time.sleep(2)
+    sampler.stop()
+
+    kinds = Counter(kind for kind, _, _ in outcomes)
+    cold_done = [at - started for kind, at, _ in outcomes if kind == "cold"]
+    # Environments started per second while the burst lasted: the cold starts, over the time
+    # from the burst's start to the last of them (each includes one run of the function).
+    rate = len(cold_done) / max(cold_done) if cold_done else 0.0
+    throttles = [detail for kind, _, detail in outcomes if kind == "throttled"]
+    errors = [detail for kind, _, detail in outcomes if kind == "error"]
+    succeeded = kinds["cold"] + kinds["warm"]
+    return {
+        "invocations": count,
+        "seconds": round(finished - started, 2),
+        "succeeded": succeeded, "throttled": len(throttles), "other_errors": len(errors),
+        "share": {"succeeded": round(succeeded / count, 3), "throttled": round(len(throttles) / count, 3),
+                  "other_errors": round(len(errors) / count, 3)},
+        "environments_started": kinds["cold"],
+        "served_warm": kinds["warm"],
+        "environments_per_s": round(rate, 1),
+        "environments_per_10_s": f"{round(rate * 10):,} environments per 10 s",
+        "throttle_reasons": dict(Counter(t["reason"] for t in throttles)),
+        "retry_after": dict(Counter(t["retry_after"] for t in throttles)),
+        "error_examples": errors[:5],
+        "host_memory_available_mb": {"before": before, "lowest": sampler.lowest, "at_end": at_end,
+                                     "after_2_s": mem_available_mb()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--sleep", type=float, default=1.0, help="seconds the function sleeps")
+    parser.add_argument("--max-environments", type=int, default=0, help="LAMINA_MAX_ENVIRONMENTS (0: derived)")
+    args = parser.parse_args()
+    env = {"LAMINA_MAX_ENVIRONMENTS": str(args.max_environments)}
+    with Lamina(env) as lamina:
+        lamina.create_python_function("burst", SLEEPER.format(sleep=args.sleep), MemorySize=128, Timeout=30)
+        result = {"benchmark": "burst", "function_sleep_s": args.sleep, **burst(lamina, "burst", args.count)}
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
