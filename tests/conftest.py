@@ -28,3 +28,9 @@ def client(lam: LaminaServer):
 def raw_client(lam: LaminaServer):
     """A client that sends whatever it is given, for server-side validation tests."""
     return lam.client(validate=False)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # Here, not in tests/robustness/: pytest reads options only from the root conftest.
+    parser.addoption("--long", action="store_true", default=False,
+                     help="tests/robustness fuzzer: many more examples per operation, with a random seed")

@@ -19,6 +19,7 @@ from functools import cache
 from typing import Any
 
 import orjson
+import regex
 from botocore.model import OperationModel, Shape
 
 from lamina.errors import InvalidParameterValueException, InvalidRequestContentException, ValidationException
@@ -222,8 +223,10 @@ def _member_path(parent: str, name: str) -> str:
 
 
 @cache
-def _pattern(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.DOTALL)
+def _pattern(pattern: str) -> regex.Pattern[str]:
+    # The models' patterns are Java regular expressions: `regex` reads their `\p{L}`,
+    # `\p{ASCII}` and `[\w-_]`, which `re` refuses.
+    return regex.compile(pattern, regex.DOTALL)
 
 
 def _validate(shape: Shape, value: Any, path: str, problems: list[str]) -> None:

@@ -6,7 +6,10 @@ from __future__ import annotations
 import base64
 import re
 import time
+from functools import cache
 from typing import Any
+
+from botocore.loaders import Loader
 
 from lamina.context import RequestContext
 from lamina.errors import AwsError
@@ -15,6 +18,9 @@ from lamina.observability.log_store import LogEvent, LogStore
 
 DEFAULT_LIMIT = 10_000
 SCAN_CHUNK = 5_000
+# PutLogEvents accepts events from 14 days in the past to 2 hours in the future (AWS's limits).
+ACCEPTED_PAST_MS = 14 * 24 * 3600 * 1000
+ACCEPTED_FUTURE_MS = 2 * 3600 * 1000
 
 
 def _error(code: str) -> type[AwsError]:
@@ -24,6 +30,16 @@ def _error(code: str) -> type[AwsError]:
 LogsResourceNotFound = _error("ResourceNotFoundException")
 ResourceAlreadyExistsException = _error("ResourceAlreadyExistsException")
 InvalidParameterException = _error("InvalidParameterException")
+
+
+@cache
+def retention_periods() -> tuple[int, ...]:
+    """The retention periods CloudWatch Logs accepts. The model is an integer with no enum;
+    its documentation lists the values ("Possible values are: 1, 3, ... and 3653.")."""
+    doc = Loader().load_service_model("logs", "service-2")["shapes"]["Days"]["documentation"]
+    listed = re.search(r"Possible values are: ([\d, and]+)\.", doc)
+    assert listed is not None, "the logs model no longer lists the retention periods"
+    return tuple(int(days) for days in re.findall(r"\d+", listed[1]))
 
 
 def _group_arn(ctx: RequestContext, name: str) -> str:
@@ -48,6 +64,20 @@ def _position(position: tuple[int, int]) -> str:
 def _unposition(token: str) -> tuple[int, int]:
     timestamp, _, event_id = token.partition(".")
     return _untoken(timestamp), _untoken(event_id)
+
+
+def _within_accepted_window(events: list[tuple[int, str]], now: int
+                            ) -> tuple[list[tuple[int, str]], dict[str, int]]:
+    """The events (sorted by time) AWS would store, and `rejectedLogEventsInfo` for the rest:
+    too old before `tooOldLogEventEndIndex` (exclusive), too new from `tooNewLogEventStartIndex`."""
+    too_old = sum(1 for timestamp, _ in events if timestamp < now - ACCEPTED_PAST_MS)
+    too_new = sum(1 for timestamp, _ in events if timestamp > now + ACCEPTED_FUTURE_MS)
+    rejected = {}
+    if too_old:
+        rejected["tooOldLogEventEndIndex"] = too_old
+    if too_new:
+        rejected["tooNewLogEventStartIndex"] = len(events) - too_new
+    return events[too_old:len(events) - too_new], rejected
 
 
 class LogsService:
@@ -76,6 +106,11 @@ class LogsService:
             raise LogsResourceNotFound("The specified log group does not exist.")
 
     async def put_retention_policy(self, ctx: RequestContext, params: dict[str, Any]) -> None:
+        days = params["retentionInDays"]
+        if days not in retention_periods():
+            raise InvalidParameterException(
+                f"1 validation error detected: Value '{days}' at 'retentionInDays' failed to satisfy constraint: "
+                f"Member must satisfy enum value set: [{', '.join(map(str, retention_periods()))}]")
         if not await self.logs.set_retention(ctx.account_id, ctx.region, params["logGroupName"],
                                              params["retentionInDays"]):
             raise LogsResourceNotFound("The specified log group does not exist.")
@@ -145,8 +180,13 @@ class LogsService:
         if not any(s["name"] == stream for s in await self.logs.streams(ctx.account_id, ctx.region, group)):
             raise LogsResourceNotFound("The specified log stream does not exist.")
         events = sorted((e["timestamp"], e["message"]) for e in params["logEvents"])
-        self.logs.append(ctx.account_id, ctx.region, group, stream, events)
-        return {"nextSequenceToken": _token(int(time.time() * 1000))}
+        now = int(time.time() * 1000)
+        accepted, rejected = _within_accepted_window(events, now)
+        self.logs.append(ctx.account_id, ctx.region, group, stream, accepted)
+        result: dict[str, Any] = {"nextSequenceToken": _token(now)}
+        if rejected:
+            result["rejectedLogEventsInfo"] = rejected
+        return result
 
     async def get_log_events(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         group, stream = self._group_name(params), params["logStreamName"]

@@ -11,11 +11,19 @@ from lamina.states.service.registry import Activity, MachineResource, Registry
 
 ResourceNotFound = API_ERRORS["ResourceNotFound"]
 TooManyTags = API_ERRORS["TooManyTags"]
+ValidationException = API_ERRORS["ValidationException"]
 
 MAX_TAGS = 50
 
 
 def tag_dict(arn: str, tags: list[dict[str, Any]] | None, current: dict[str, str] | None = None) -> dict[str, str]:
+    # The model leaves `key` optional in a Tag; the service requires it.
+    missing = [f"Value null at 'tags.{i}.member.key' failed to satisfy constraint: Member must not be null"
+               for i, tag in enumerate(tags or [], 1) if "key" not in tag]
+    if missing:
+        count = len(missing)
+        raise ValidationException(f"{count} validation error{'s' if count > 1 else ''} detected: "
+                                  + "; ".join(missing))
     merged = dict(current or {})
     for tag in tags or []:
         merged[tag["key"]] = tag.get("value", "")
