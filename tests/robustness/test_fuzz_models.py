@@ -72,18 +72,8 @@ class KnownFailure:
                 and all(part in evidence for part in self.signature))
 
 
-# Issue 10 item 5, fixed on other branches: remove each entry once its fix is merged.
-KNOWN_FAILURES: tuple[KnownFailure, ...] = (
-    # Integers past 64 bits (10**21, 1e308 for an integer member) in a validation message.
-    KnownFailure(frozenset({"huge_int", "extreme_number", "query", "member_header"}),
-                 ("api/shapes.py", "in _show", "TypeError: Integer exceeds 64-bit range"), owner="frontdoor"),
-    # JSON text nested 100,000 deep as a definition, input or task output.
-    KnownFailure(frozenset({"json_text"}), ("RecursionError",), owner="states",
-                 services=frozenset({"stepfunctions"})),
-    # A lone surrogate ("\ud800") in an execution's input or a task's output.
-    KnownFailure(frozenset({"json_text"}), ("UnicodeEncodeError", "surrogates not allowed"), owner="states",
-                 services=frozenset({"stepfunctions"})),
-)
+# Failures of the server that are known and owned elsewhere; empty: every finding is a bug.
+KNOWN_FAILURES: tuple[KnownFailure, ...] = ()
 
 
 @dataclass
