@@ -1,8 +1,22 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from helpers import LaminaServer
+from helpers import LaminaServer, sandbox_processes_under
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_sandbox_process_outlives_its_pool(tmp_path_factory):
+    """Every process an environment started is gone once its pool is: at the end of the
+    session none of this session's sandboxes may be left (set up first, so checked last)."""
+    basetemp = tmp_path_factory.getbasetemp()
+    yield
+    deadline = time.monotonic() + 10  # killed ones may take a moment to be reaped
+    while (left := sandbox_processes_under(basetemp)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not left, "sandbox processes outlived their pools:\n" + "\n".join(left)
 
 
 @pytest.fixture(scope="session")

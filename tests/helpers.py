@@ -132,3 +132,36 @@ def create_python_function(client, name: str = "hello", zip_bytes: bytes = PYTHO
     if wait:
         client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300})
     return created
+
+
+AGENT_MARK = "from agent.agent import main"  # in the command line of every sandbox agent
+
+
+def sandbox_processes_under(directory: Path) -> list[str]:
+    """Sandbox processes (bubblewrap, lamina's agent) still running for pools whose data is
+    under `directory`: their command line or working directory names it. Processes of other
+    test sessions on the machine have their own directories and are never counted."""
+    prefix = str(directory).rstrip("/") + "/"
+    ours = set()
+    pid = os.getpid()
+    while pid > 1:  # this process and its ancestors name the directory too (--basetemp)
+        ours.add(pid)
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in ours:
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue  # exited meanwhile, or a kernel thread
+        command = b" ".join(argv).decode(errors="replace")
+        if not (os.path.basename(argv[0]) == b"bwrap" or AGENT_MARK in command):
+            continue
+        if prefix in command or (cwd + "/").startswith(prefix):
+            found.append(f"{entry.name}: {command[:300]}")
+    return found

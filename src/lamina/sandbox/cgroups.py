@@ -78,9 +78,14 @@ class EnvironmentCgroup:
         self._peak_fd = os.open(peak, os.O_RDONLY | os.O_CLOEXEC) if peak.exists() else None
         self._current = memory / ("memory.current" if version == 2 else "memory.usage_in_bytes")
 
-    def add(self, pid: int) -> None:
-        for directory in set(self.dirs.values()):
-            _write(directory / "cgroup.procs", str(pid))
+    def entering(self, argv: list[str]) -> list[str]:
+        """`argv`, run by a shell that first moves itself into this cgroup and then execs it:
+        the sandbox's every process (bubblewrap itself, its setup child, the agent) starts
+        inside, so its memory is counted from the first page and killing the cgroup kills
+        them all. The move happens in the child, off the event loop (a cgroup v1 migration
+        takes milliseconds)."""
+        script = 'for d do [ "$d" = -- ] && break; echo $$ >"$d/cgroup.procs" || exit 125; shift; done; shift; exec "$@"'
+        return ["/bin/sh", "-c", script, "sh", *sorted({str(d) for d in self.dirs.values()}), "--", *argv]
 
     def set_memory(self, memory_mb: int) -> None:
         limit = str(memory_mb * MB)
@@ -118,6 +123,17 @@ class EnvironmentCgroup:
         else:
             value = int(self._current.read_text())
         return -(-value // MB)
+
+    def pids_refused(self) -> int:
+        """How many forks and clones the pids limit has refused (pids.events "max")."""
+        try:
+            for line in (self.dirs["pids"] / "pids.events").read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "max":
+                    return int(value)
+        except OSError:
+            pass
+        return 0
 
     def oom_kills(self) -> int:
         memory = self.dirs["memory"]

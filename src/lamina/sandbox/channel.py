@@ -24,6 +24,23 @@ class FrameChannel(asyncio.Protocol):
         self._on_closed = on_closed
         self._on_violation = on_violation
         self._reader = wire.FrameReader()
+        self._drained: asyncio.Future[None] | None = None  # set while the transport's buffer holds data
+
+    def pause_writing(self) -> None:
+        if self._drained is None:
+            self._drained = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        drained, self._drained = self._drained, None
+        if drained is not None and not drained.done():
+            drained.set_result(None)
+
+    async def drained(self) -> None:
+        """Until everything written so far has gone to the socket (the stream's order
+        matters to whoever writes past the transport, e.g. with fds attached). Exact when
+        the transport's high-water mark is 0: paused as soon as anything is buffered."""
+        if self._drained is not None:
+            await asyncio.shield(self._drained)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -38,4 +55,5 @@ class FrameChannel(asyncio.Protocol):
             self._on_frame(kind, fields)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.resume_writing()
         self._on_closed()

@@ -34,6 +34,7 @@ from .agent import wire
 from .cgroups import EnvironmentCgroup
 from .channel import FrameChannel
 from .environ import LAMBDA_PATHS, base_environment, function_environment
+from .highwater import RuntimeHighWater
 from .host import Host
 from .isolation import bwrap, mounts, process
 from .logcapture import LogCapture
@@ -43,6 +44,7 @@ from .runtimes.catalog import Runtime
 from .scratch import DEFAULT_SIZE_MB as DEFAULT_SCRATCH_MB
 from .scratch import ScratchDisk
 from .spec import EnvironmentSpec, InvokeRequest, InvokeResult, LogLine
+from .stderr_tail import StderrTail
 
 log = logging.getLogger(__name__)
 
@@ -78,15 +80,20 @@ class Environment:
         self._waiting: asyncio.Future[tuple[int, list[bytes]]] | None = None
         self._inbox: list[tuple[int, list[bytes]]] = []  # frames that came before anyone waited
         self._control: asyncio.Transport | None = None
+        self._control_channel: FrameChannel | None = None
         self._fd_socket: socket.socket | None = None  # a dup of the control socket, for passing fds
         self._runtime: asyncio.Transport | None = None  # lamina's Python runtime, directly
         self._runtime_generation = 0  # which runtime process the agent's EXITED reports must be about
         self._runtime_open = False  # the current Python runtime's socket has not closed yet
         self._exit_report: list[bytes] | None = None  # EXITED held until that socket has been read to its end
         self._process: subprocess.Popen[bytes] | None = None
+        self._spawning = False  # the process is being started on the spawner's thread
+        self._stderr: StderrTail | None = None  # what the sandbox itself (bubblewrap, the agent) wrote
         self._pidfd: int | None = None
         self._agent_pid = 0
         self._oom_kills = 0
+        self._pids_refused = 0
+        self._high_water = RuntimeHighWater()
         self.cgroup: EnvironmentCgroup | None = None
         self._dir: Path | None = None  # process mode: the environment's own directory
         self._scratch: ScratchDisk | None = None  # the /tmp this environment will mount
@@ -182,14 +189,15 @@ class Environment:
 
     async def _send_control(self, kind: int, *fields: bytes, fds: list[int] | None = None) -> None:
         """A frame to the agent, with fds attached when given (closed here once sent)."""
-        assert self._control is not None and self._fd_socket is not None
+        assert self._control is not None and self._control_channel is not None and self._fd_socket is not None
         frame = wire.encode(kind, *fields)
         try:
             if not fds:
                 self._control.write(frame)
                 return
-            while self._control.get_write_buffer_size():  # keep the stream in order
-                await asyncio.sleep(0.001)
+            await self._control_channel.drained()  # keep the stream in order
+            if self._control.is_closing():
+                return
             sent = socket.send_fds(self._fd_socket, [frame], fds)
             if sent < len(frame):
                 self._control.write(frame[sent:])
@@ -241,41 +249,43 @@ class Environment:
         if host.bwrap and host.disk_backed_tmp:  # made while the sandbox starts, off the invoke path
             scratch = asyncio.ensure_future(self._scratch_disk(DEFAULT_SCRATCH_MB))
         worker_end, agent_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        info_read = info_write = -1
-        env = dict(host.agent.env, _LAMINA_CONTROL_FD=str(agent_end.fileno()))
+        stderr_read, stderr_write = os.pipe2(os.O_CLOEXEC)
+        theirs = [agent_end.detach(), stderr_write]  # the child's ends, closed here once it has them
+        info_read = -1
+        env = dict(host.agent.env, _LAMINA_CONTROL_FD=str(theirs[0]))
         if host.bwrap:
             assert host.isolation.bwrap is not None
             info_read, info_write = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+            theirs.append(info_write)
             argv = bwrap.command(host.isolation.bwrap, self.runtime, self.network, host.agent, host.etc_dir,
                                  info_write)
-            pass_fds: tuple[int, ...] = (agent_end.fileno(), info_write)
         else:
             argv = host.agent.argv
-            pass_fds = (agent_end.fileno(),)
+        self.closed = self._loop.create_future()
+        self._stderr = StderrTail(stderr_read, self._loop)
         try:
             if host.cgroups is not None:
                 self.cgroup = host.cgroups.environment(self.id, SPARE_MEMORY_MB, cpu_memory_mb=memory_mb)
-            self._process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env,
-                                             pass_fds=pass_fds, start_new_session=not host.bwrap)
-        except BaseException:
-            if info_read >= 0:
-                os.close(info_read)
-            worker_end.close()
-            self.kill()
-            raise
-        finally:
-            agent_end.close()
-            if info_write >= 0:
-                os.close(info_write)
-        self.closed = self._loop.create_future()
-        self._pidfd = os.pidfd_open(self._process.pid)
-        self._loop.add_reader(self._pidfd, self._on_process_exit)
-        self._fd_socket = socket.socket(fileno=os.dup(worker_end.fileno()))
-        try:
-            transport, _ = await self._loop.create_unix_connection(
+                argv = self.cgroup.entering(argv)
+            self._fd_socket = socket.socket(fileno=os.dup(worker_end.fileno()))
+            transport, self._control_channel = await self._loop.create_unix_connection(
                 lambda: FrameChannel(_AGENT_KINDS, self._on_frame, self._on_agent_lost, self._on_violation),
                 sock=worker_end)
+            transport.set_write_buffer_limits(high=0)  # the channel knows when all is written
             self._control = transport  # type: ignore[assignment]
+        except BaseException:
+            worker_end.close()
+            for fd in [*theirs, info_read]:
+                if fd >= 0:
+                    os.close(fd)
+            self.kill()
+            raise
+        self._spawning = True
+        spawn = self._loop.run_in_executor(host.spawner, _spawn, argv, env, tuple(theirs[:1] + theirs[2:]),
+                                           stderr_write, host.work_dir)
+        spawn.add_done_callback(lambda future: self._on_spawned(future, theirs))
+        try:
+            await asyncio.shield(spawn)
             await self._handshake(info_read)
             if scratch is not None:
                 await scratch
@@ -288,12 +298,27 @@ class Environment:
             if info_read >= 0:
                 os.close(info_read)
 
+    def _on_spawned(self, spawn: asyncio.Future[subprocess.Popen[bytes]], theirs: list[int]) -> None:
+        """The sandbox's process exists (or could not be started): watch for its exit."""
+        self._spawning = False
+        for fd in theirs:
+            os.close(fd)
+        if spawn.cancelled() or spawn.exception() is not None:
+            if self.dead:
+                self._cleanup()
+            return
+        self._process = spawn.result()
+        self._pidfd = os.pidfd_open(self._process.pid)
+        self._loop.add_reader(self._pidfd, self._on_process_exit)
+        if self.dead:  # killed while it was being started
+            self._kill_process_group()
+
     async def _handshake(self, info_read: int) -> None:
         assert self._process is not None
         if info_read >= 0:
             agent_pid = await bwrap.read_child_pid(info_read, START_TIMEOUT_S)
             if agent_pid is None:
-                raise SandboxFailure("bubblewrap did not start the sandbox; see the server's log")
+                raise await self._start_failure("bubblewrap did not start the sandbox", LOST)
             self._agent_pid = agent_pid
         else:
             self._agent_pid = self._process.pid
@@ -301,10 +326,7 @@ class Environment:
         if kind == TIMEOUT:
             raise SandboxStartTimeout(f"the sandbox did not start within {START_TIMEOUT_S:g} s")
         if kind != wire.HELLO:
-            raise SandboxFailure(f"the sandbox did not start ({describe(kind)}); see the server's log")
-        if self.cgroup is not None:
-            # Before the agent starts anything, so every process of the sandbox is inside.
-            self.cgroup.add(self._agent_pid)
+            raise await self._start_failure("the sandbox did not start", kind)
         setup = {"privileged": self.host.bwrap, "uid": self.host.uid, "gid": self.host.gid,
                  "check_peers": self.host.bwrap and self.network == "host", "prestart": None}
         fds: list[int] = []
@@ -323,8 +345,26 @@ class Environment:
             if kind == TIMEOUT:
                 raise SandboxStartTimeout(f"the sandbox did not get ready within {START_TIMEOUT_S:g} s")
             if kind not in expected:
-                raise SandboxFailure(f"the sandbox did not get ready ({describe(kind)}); see the server's log")
+                raise await self._start_failure("the sandbox did not get ready", kind)
             expected.discard(kind)
+
+    async def _start_failure(self, what: str, kind: int) -> SandboxFailure:
+        """Why the sandbox failed to start, with its exit status and the end of its stderr
+        (logged whole; its last line goes in the message)."""
+        assert self.closed is not None and self._stderr is not None
+        if kind == LOST:  # it is exiting: let it finish, so that its status and last words are in
+            await asyncio.wait([self.closed], timeout=EXIT_REPORT_GRACE_S)
+        self.kill()
+        await asyncio.wait([self.closed, self._stderr.ended], timeout=EXIT_REPORT_GRACE_S)
+        status = _exit_status(self._process.returncode if self._process is not None else None)
+        message = f"{what} ({describe(kind)}; {status})"
+        stderr = self._stderr.text()
+        if stderr:
+            log.error("environment %s: %s; its stderr:\n%s", self.id, message, stderr)
+            message += f": {self._stderr.last_line()}"
+        else:
+            log.error("environment %s: %s; it wrote nothing to stderr", self.id, message)
+        return SandboxFailure(message)
 
     # -- init ---------------------------------------------------------------------------
 
@@ -335,7 +375,9 @@ class Environment:
             paths = LAMBDA_PATHS
         else:
             self._dir = self.host.work_dir / "environments" / self.id
-            paths = process.paths(self._dir, spec, self.runtime, self.host.process_runtime_dirs)
+            # Merging layers walks their trees: off the loop.
+            paths = await asyncio.to_thread(process.paths, self._dir, spec, self.runtime,
+                                            self.host.process_runtime_dirs)
         env = function_environment(spec, self.runtime.family, paths, self.log_stream, self.runtime.node_major)
         if not self.host.bwrap and self.direct:
             env["_LAMINA_OPT_DIR"] = paths.opt
@@ -343,6 +385,7 @@ class Environment:
             self.cgroup.set_memory(spec.memory_mb)
             self.cgroup.set_cpu(spec.memory_mb)
             self._oom_kills = self.cgroup.oom_kills()
+            self._pids_refused = self.cgroup.pids_refused()
         use_prestarted = self.host.bwrap and self.runtime.can_use_prestarted(spec) and self._runtime is not None
         fds: list[int] = []
         targets: list[str] = []
@@ -429,16 +472,24 @@ class Environment:
     # -- measurements -------------------------------------------------------------------
 
     def memory_mb(self) -> int:
+        """Max Memory Used: the environment's peak, and never below its runtime's own
+        high-water mark (see `highwater`)."""
+        peak = 0
         if self.cgroup is not None:
             try:
-                return self.cgroup.peak_mb()
+                peak = self.cgroup.peak_mb()
             except OSError:
-                return 0
-        return 0
+                pass
+        return max(peak, self._high_water.mb(self._agent_pid, self._runtime_generation))
 
     def out_of_memory(self) -> bool:
         """The cgroup's OOM killer struck since this environment was assigned its function."""
         return self.cgroup is not None and self.cgroup.oom_kills() > self._oom_kills
+
+    def hit_process_limit(self) -> bool:
+        """A fork or clone was refused at the limit of processes and threads since this
+        environment was assigned its function."""
+        return self.cgroup is not None and self.cgroup.pids_refused() > self._pids_refused
 
     # -- teardown -----------------------------------------------------------------------
 
@@ -455,16 +506,26 @@ class Environment:
                     os.killpg(self._agent_pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-        elif self._process is not None:
-            self._process.kill()
+        else:  # still starting: bubblewrap reaps its child and exits by itself once that has died
+            self._kill_process_group()
         if self.cgroup is not None and not self.host.bwrap:
             self.cgroup.kill()
         if self._control is not None:
             self._control.abort()
         if self._runtime is not None:
             self._runtime.abort()
-        if self._process is None:
+        if self._process is None and not self._spawning:
             self._cleanup()
+
+    def _kill_process_group(self) -> None:
+        """The process lamina started, in its own process group: bubblewrap and, until it
+        calls setsid, the child it clones for the sandbox (which would otherwise wait for its
+        parent's go-ahead forever). Whatever escapes is in the cgroup, killed on exit."""
+        if self._process is not None and self._process.returncode is None:
+            try:
+                os.killpg(self._process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def _on_process_exit(self) -> None:
         assert self._process is not None and self._pidfd is not None
@@ -476,7 +537,7 @@ class Environment:
         if not self.dead:
             self.kill()
         if self.cgroup is not None:
-            self.cgroup.kill()  # stragglers outside the PID namespace (process mode)
+            self.cgroup.kill()  # stragglers: bubblewrap's setup child, processes of process mode
         self._cleanup()
 
     def _cleanup(self, attempt: int = 0) -> None:
@@ -484,16 +545,41 @@ class Environment:
             self._loop.call_later(0.02 * (attempt + 1), self._cleanup, attempt + 1)
             return
         self._drop_runtime_link()
+        self._high_water.close()
+        if self._stderr is not None:
+            self._stderr.close()
         if self._scratch is not None:
             self._scratch.close()
             self._scratch = None
         if self._fd_socket is not None:
             self._fd_socket.close()
             self._fd_socket = None
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
+        if self._dir is not None:  # process mode: its directory, possibly large, removed off the loop
+            removal = self._loop.run_in_executor(None, shutil.rmtree, self._dir, True)
+            self._dir = None
+            removal.add_done_callback(lambda _: self._closed())
+            return
+        self._closed()
+
+    def _closed(self) -> None:
         if self.closed is not None and not self.closed.done():
             self.closed.set_result(None)
+
+
+def _spawn(argv: list[str], env: dict[str, str], pass_fds: tuple[int, ...], stderr: int,
+           cwd: Path) -> subprocess.Popen[bytes]:
+    """Start the sandbox (on the spawner's thread), in a process group of its own, in the
+    pool's directory (which tells, in /proc, whose sandbox it is)."""
+    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
+                            pass_fds=pass_fds, start_new_session=True, cwd=cwd)
+
+
+def _exit_status(returncode: int | None) -> str:
+    if returncode is None:
+        return "still running"
+    if returncode < 0:
+        return f"killed by {signal.Signals(-returncode).name}"
+    return f"exit status {returncode}"
 
 
 def _set_if_pending(future: asyncio.Future, value: object) -> None:

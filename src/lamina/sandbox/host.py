@@ -7,6 +7,7 @@ makes one when it starts; every `Environment` it starts is given it.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,10 @@ class Host:
     work_dir: Path  # <data_dir>/sandbox
     process_runtime_dirs: dict[str, Path] = field(default_factory=dict)  # process mode: family -> runtime dir
     scratch: ScratchMaker | None = None  # makes /tmp disks; None: /tmp is a tmpfs counted against memory
+    # Starts sandbox processes (fork and exec take milliseconds). Its threads live as long as the
+    # pool: bubblewrap's --die-with-parent fires when the *thread* that started it ends.
+    spawner: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="lamina-spawn"))
 
     @property
     def disk_backed_tmp(self) -> bool:

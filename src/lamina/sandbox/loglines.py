@@ -35,3 +35,9 @@ def timed_out(request_id: str, timeout_s: float) -> LogLine:
 def runtime_failure(request_id: str, message: str, error_type: str) -> list[LogLine]:
     now = _now_ms()
     return [LogLine(now, f"RequestId: {request_id} Error: {message}"), LogLine(now, error_type)]
+
+
+def process_limit(limit: int) -> LogLine:
+    """lamina's note in the log of a function whose forks were refused at the limit."""
+    return LogLine(_now_ms(), f"[lamina] the function reached its limit of {limit} processes and threads "
+                              "(forks failed with EAGAIN: Resource temporarily unavailable)")

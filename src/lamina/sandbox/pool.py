@@ -66,7 +66,9 @@ class EnvironmentPool:
         self._idle: dict[str, list[Environment]] = defaultdict(list)
         self._spares: dict[tuple[str, str], list[Environment]] = defaultdict(list)
         self._spare_tasks: dict[tuple[str, str], set[asyncio.Task[None]]] = defaultdict(set)
-        self._generations: dict[str, int] = defaultdict(int)
+        # spec key -> its generation (bumped by retire), kept while environments of the key live.
+        self._generations: dict[str, int] = {}
+        self._assigned: dict[str, int] = {}  # spec key -> how many live environments are assigned to it
         self._all: set[Environment] = set()
         self._provisioned: dict[str, _Provisioned] = {}  # spec key -> what to keep ready
         # Spares still starting, and those a cold start is already waiting for.
@@ -108,7 +110,7 @@ class EnvironmentPool:
         installs = self._installs if self._installs is not None else await loop.run_in_executor(None, detect_runtimes)
         self.runtimes = {rid: Runtime(install, self._nodejs_dir) for rid, install in catalog.supported(installs).items()}
         work_dir = self.data_dir / "sandbox"
-        shutil.rmtree(work_dir / "environments", ignore_errors=True)
+        await asyncio.to_thread(shutil.rmtree, work_dir / "environments", True)  # process mode's, left by a crash
         agent = agent_command.for_sandbox(bwrap.SYSTEM_DIRS) if isolation.mode == "bwrap" else agent_command.for_process()
         self.host = Host(isolation, self.sandbox_uid, self.sandbox_uid, cgroups, agent, work_dir)
         if isolation.mode == "bwrap":
@@ -154,6 +156,8 @@ class EnvironmentPool:
             self.host.cgroups.close()
         if self.host is not None and self.host.scratch is not None:
             self.host.scratch.close()
+        if self.host is not None:
+            self.host.spawner.shutdown(wait=False)
 
     # -- invoke -------------------------------------------------------------------------
 
@@ -178,7 +182,7 @@ class EnvironmentPool:
         return result
 
     def _release(self, environment: Environment, spec: EnvironmentSpec) -> None:
-        if environment.dead or self._closing or environment.generation != self._generations[spec.key]:
+        if environment.dead or self._closing or environment.generation != self._generations.get(spec.key, 0):
             environment.kill()
             return
         waiters = self._handoff.get(spec.key)
@@ -209,7 +213,7 @@ class EnvironmentPool:
             return _sandbox_failure(request, str(error))
         if environment.log_stream:  # freed by an invocation of this function while this one queued
             return await self._warm_invoke(environment, spec, request)
-        environment.generation = self._generations[spec.key]
+        self._assign(environment, spec.key)
         self._busy.add(environment)
         try:
             result = await self._initialize_and_invoke(runtime, environment, spec, request)
@@ -436,9 +440,27 @@ class EnvironmentPool:
         self._replenish(runtime, network)
         await asyncio.gather(*self._spare_tasks[(runtime.id, network)], return_exceptions=True)
 
+    def _assign(self, environment: Environment, key: str) -> None:
+        """`environment` now serves `key`, at the key's current generation."""
+        environment.generation = self._generations.get(key, 0)
+        self._assigned[key] = self._assigned.get(key, 0) + 1
+        assert environment.closed is not None
+        environment.closed.add_done_callback(lambda _: self._unassign(key))
+
+    def _unassign(self, key: str) -> None:
+        """An environment of `key` is gone. With the last one the key's generation goes too:
+        no environment is left to compare with it, so the key starting over at 0 is the same."""
+        left = self._assigned[key] - 1
+        if left:
+            self._assigned[key] = left
+        else:
+            del self._assigned[key]
+            self._generations.pop(key, None)
+
     async def retire(self, key: str) -> None:
         """The spec behind `key` is no longer current: no environment of it is reused."""
-        self._generations[key] += 1
+        if key in self._assigned:  # else nothing is there to outdate
+            self._generations[key] = self._generations.get(key, 0) + 1
         self._provisioned.pop(key, None)
         for environment in self._idle.pop(key, []):
             environment.kill()
@@ -489,7 +511,7 @@ class EnvironmentPool:
         if self._provisioned.get(spec.key) is not target or self._closing:
             environment.kill()
             return None
-        environment.generation = self._generations[spec.key]
+        self._assign(environment, spec.key)
         environment.pinned = True
         target.environments.append(environment)
         self._idle[spec.key].append(environment)
@@ -533,7 +555,10 @@ class EnvironmentPool:
                             environment.kill()
                         else:
                             keep.append(environment)
-                    groups[key] = keep  # type: ignore[index]
+                    if keep:
+                        groups[key] = keep  # type: ignore[index]
+                    else:
+                        del groups[key]  # type: ignore[arg-type]
 
     def counts(self) -> dict[str, int]:
         """How many environments are idle, spare and in total (for metrics and tests)."""

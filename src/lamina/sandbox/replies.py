@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 from . import loglines
 from .agent import wire
 from .agent.runtime_api import MAX_RESPONSE, TOO_LARGE_BODY, error_type_of
+from .cgroups import PIDS_MAX
 from .outcomes import InitOutcome, exit_message, platform_error
-from .spec import InvokeRequest, InvokeResult
+from .spec import InvokeRequest, InvokeResult, LogLine
 
 if TYPE_CHECKING:
     from .environment import Environment
@@ -47,7 +48,7 @@ def init_outcome(environment: Environment, kind: int, fields: list[bytes], durat
                            message=f"Task timed out after {budget_s:.2f} seconds")
     if kind in (wire.EXITED, LOST):
         description = fields[1].decode() if kind == wire.EXITED else "signal: killed"
-        error_type = "Runtime.OutOfMemory" if environment.out_of_memory() else "Runtime.ExitError"
+        error_type = exit_error_type(environment, lines)
         return InitOutcome(False, duration_ms, lines, "error", error_type, message=exit_message(description))
     environment.kill()  # a frame that has no business here
     return InitOutcome(False, duration_ms, lines, "error", "Sandbox.Failure",
@@ -98,16 +99,28 @@ def _failed_invocation(environment: Environment, request: InvokeRequest, kind: i
     memory = environment.memory_mb()
     if kind in (wire.EXITED, LOST):
         description = fields[1].decode() if kind == wire.EXITED else "signal: killed"
-        error_type = "Runtime.OutOfMemory" if environment.out_of_memory() else "Runtime.ExitError"
         message = exit_message(description)
         status = "error"
     else:
         error_type, message, status = "Sandbox.Failure", "the environment broke the protocol", "failure"
     lines = environment.take_log()
+    if status == "error":
+        error_type = exit_error_type(environment, lines)
     environment.kill()
     lines += loglines.runtime_failure(request.request_id, message, error_type)
     return InvokeResult(platform_error(error_type, request.request_id, message), error_type, status, duration_ms,
                         memory, environment.log_stream, log=lines)
+
+
+def exit_error_type(environment: Environment, lines: list[LogLine]) -> str:
+    """Why the runtime exited, as Lambda names it. A function that ran into the limit of
+    processes and threads (a fork bomb) is reported as Lambda reports any runtime exit,
+    `Runtime.ExitError`, even when its processes then also filled its memory; the function's
+    log says which limit it hit. `Runtime.OutOfMemory` is for memory alone."""
+    if environment.hit_process_limit():
+        lines.append(loglines.process_limit(PIDS_MAX))
+        return "Runtime.ExitError"
+    return "Runtime.OutOfMemory" if environment.out_of_memory() else "Runtime.ExitError"
 
 
 def _json_or_binary(body: bytes) -> str:
