@@ -81,7 +81,9 @@ def test_max_memory_used_covers_the_functions_own_high_water_mark(sandbox: Harne
     """}, memory_mb=256)
     for mb in (0, 60):
         result = sandbox.invoke(spec, {"mb": mb})
-        assert result.max_memory_used_mb >= -(-body(result) // 1024) >= mb
+        # The kernel keeps RSS in per-CPU counters and /proc reads them approximately, so two
+        # readings of the same peak can differ by a fraction of a MB: one MB of slack.
+        assert result.max_memory_used_mb + 1 >= -(-body(result) // 1024) >= mb
     assert sandbox.invoke(spec, {"mb": 0}).max_memory_used_mb >= 60  # the environment's peak, as on Lambda
 
 
