@@ -126,26 +126,12 @@ class EnvironmentCgroup:
 
     def pids_refused(self) -> int:
         """How many forks and clones the pids limit has refused (pids.events "max")."""
-        try:
-            for line in (self.dirs["pids"] / "pids.events").read_text().splitlines():
-                key, _, value = line.partition(" ")
-                if key == "max":
-                    return int(value)
-        except OSError:
-            pass
-        return 0
+        return _counter(self.dirs["pids"] / "pids.events", "max")
 
     def oom_kills(self) -> int:
         memory = self.dirs["memory"]
         name = "memory.events" if self.version == 2 else "memory.oom_control"
-        try:
-            for line in (memory / name).read_text().splitlines():
-                key, _, value = line.partition(" ")
-                if key == "oom_kill":
-                    return int(value)
-        except OSError:
-            pass
-        return 0
+        return _counter(memory / name, "oom_kill")
 
     def pids(self) -> list[int]:
         try:
@@ -297,3 +283,15 @@ class CgroupTree:
 
 def _tree_name() -> str:
     return f"lamina-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _counter(path: Path, key: str) -> int:
+    """One counter of a cgroup's `key value` lines file (0 if the file or the key is missing)."""
+    try:
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition(" ")
+            if name == key:
+                return int(value)
+    except OSError:
+        pass
+    return 0
