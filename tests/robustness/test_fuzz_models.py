@@ -54,6 +54,9 @@ HEALTH_BOUND = 2.0
 PASS_DEFINITION = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
 
 
+UNTIED = "(not tied to a request)"
+
+
 @dataclass(frozen=True)
 class KnownFailure:
     """A failure the fuzzer finds that another change of issue 10 fixes, matched narrowly: one
@@ -67,7 +70,8 @@ class KnownFailure:
     operations: frozenset[str] | None = None
 
     def matches(self, service: str, operation: str, mutation: str, evidence: str) -> bool:
-        return (mutation in self.mutations and (self.services is None or service in self.services)
+        # A traceback the log could not tie to a request is matched by its signature alone.
+        return ((mutation in self.mutations or mutation == UNTIED) and (self.services is None or service in self.services)
                 and (self.operations is None or operation in self.operations)
                 and all(part in evidence for part in self.signature))
 
@@ -77,8 +81,18 @@ KNOWN_FAILURES: tuple[KnownFailure, ...] = (
     # Integers past 64 bits (10**21, 1e308 for an integer member) in a validation message.
     KnownFailure(frozenset({"huge_int", "extreme_number", "query", "member_header"}),
                  ("api/shapes.py", "in _show", "TypeError: Integer exceeds 64-bit range"), owner="frontdoor"),
+    KnownFailure(frozenset({"huge_int", "extreme_number", "query", "member_header", "json_text"}),
+                 ("api/shapes.py", "in _show", "Exceeds the limit (4300 digits)"), owner="frontdoor"),
+    # ... and in `long` members with no maximum (startTime, endTime), which reach SQLite: the
+    # front door's integer-range check must reject them as it decodes.
+    KnownFailure(frozenset({"huge_int", "extreme_number", "query"}),
+                 ("OverflowError: Python int too large to convert to SQLite INTEGER",), owner="frontdoor",
+                 services=frozenset({"logs"})),
     # JSON text nested 100,000 deep as a definition, input or task output.
     KnownFailure(frozenset({"json_text"}), ("RecursionError",), owner="states",
+                 services=frozenset({"stepfunctions"})),
+    # A 5,000-digit number in JSON text (definition, input, task output): the same parse sites.
+    KnownFailure(frozenset({"json_text"}), ("Exceeds the limit (4300 digits)",), owner="states",
                  services=frozenset({"stepfunctions"})),
     # A lone surrogate ("\ud800") in an execution's input or a task's output.
     KnownFailure(frozenset({"json_text"}), ("UnicodeEncodeError", "surrogates not allowed"), owner="states",
@@ -272,7 +286,7 @@ def test_no_request_takes_the_server_down(fuzzer: Fuzzer, request: pytest.Fixtur
             if problem:
                 failures.append(Failure(operation_name, mutation_name, problem, printable(raw)))
         for request_id, record in fuzzer.log.tracebacks(fuzzer.log.read_new()):
-            mutation_name, raw = sent.get(request_id or "", ("(not tied to a request)", None))
+            mutation_name, raw = sent.get(request_id or "", (UNTIED, None))
             failures.append(Failure(operation_name, mutation_name, "traceback in the server log",
                                     printable(raw) if raw else "", record))
 
