@@ -112,10 +112,10 @@ def shape_value(shape: Shape, resources: Resources, member_name: str = "", depth
     kind = shape.type_name
     meta = shape.metadata
     if kind == "structure":
-        required = {name: shape_value(shape.members[name], resources, name, depth + 1)
+        required = {name: _member_value(shape.members[name], resources, name, depth + 1)
                     for name in shape.required_members}
         optional = {} if depth >= _MAX_DEPTH else {
-            name: shape_value(member, resources, name, depth + 1)
+            name: _member_value(member, resources, name, depth + 1)
             for name, member in shape.members.items() if name not in shape.required_members}
         return st.fixed_dictionaries(required, optional=optional)
     if kind == "list":
@@ -141,6 +141,15 @@ def shape_value(shape: Shape, resources: Resources, member_name: str = "", depth
     if kind == "timestamp":
         return st.datetimes(datetime(1970, 1, 2), datetime(2100, 1, 1), timezones=st.just(UTC))
     return st.none()
+
+
+def _member_value(member: Shape, resources: Resources, name: str, depth: int) -> st.SearchStrategy[Any]:
+    if member.serialization.get("location") == "header" and member.type_name == "string" \
+            and "enum" not in member.metadata:
+        # What an HTTP header can carry at all; the `member_header` mutation sends the rest.
+        lo, hi = _bounds(member.metadata, 0, 64)
+        return st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=lo, max_size=hi)
+    return shape_value(member, resources, name, depth)
 
 
 @dataclass
