@@ -157,11 +157,13 @@ def sandbox_processes_under(directory: Path) -> list[str]:
         try:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
             cwd = os.readlink(entry / "cwd")
+            parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
         except OSError:
             continue  # exited meanwhile, or a kernel thread
         command = b" ".join(argv).decode(errors="replace")
         if not (os.path.basename(argv[0]) == b"bwrap" or AGENT_MARK in command):
             continue
         if prefix in command or (cwd + "/").startswith(prefix):
-            found.append(f"{entry.name}: {command[:300]}")
+            binds = [part for part in command.split() if part.startswith(prefix)]
+            found.append(f"{entry.name} (parent {parent}, cwd {cwd}): {command[:120]} ... {' '.join(binds[:6])}")
     return found
