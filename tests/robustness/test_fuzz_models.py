@@ -57,29 +57,6 @@ PASS_DEFINITION = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "
 UNTIED = "(not tied to a request)"
 
 
-@dataclass(frozen=True)
-class KnownFailure:
-    """A failure the fuzzer finds that another change of issue 10 fixes, matched narrowly: one
-    of these mutations, on these services and operations (None: any), with a traceback that
-    contains every one of `signature`."""
-
-    mutations: frozenset[str]
-    signature: tuple[str, ...]
-    owner: str
-    services: frozenset[str] | None = None
-    operations: frozenset[str] | None = None
-
-    def matches(self, service: str, operation: str, mutation: str, evidence: str) -> bool:
-        # A traceback the log could not tie to a request is matched by its signature alone.
-        return ((mutation in self.mutations or mutation == UNTIED) and (self.services is None or service in self.services)
-                and (self.operations is None or operation in self.operations)
-                and all(part in evidence for part in self.signature))
-
-
-# Issue 10 item 5, fixed on other branches: remove each entry once its fix is merged.
-KNOWN_FAILURES: tuple[KnownFailure, ...] = ()
-
-
 @dataclass
 class Failure:
     operation: str
@@ -241,7 +218,6 @@ def test_no_request_takes_the_server_down(fuzzer: Fuzzer, request: pytest.Fixtur
     implemented = not _is_unimplemented(fuzzer.exchange(service, operation_name, probe))
     examples = (LONG_EXAMPLES if long_run else CI_EXAMPLES) if implemented else UNIMPLEMENTED_EXAMPLES
     failures: list[Failure] = []
-    known: list[Failure] = []
     answers: Counter[str] = Counter()  # what the server answered, shown with -s
     input_values = shape_value(operation.input_shape, fuzzer.resources) if operation.input_shape else st.just({})
 
@@ -284,13 +260,7 @@ def test_no_request_takes_the_server_down(fuzzer: Fuzzer, request: pytest.Fixtur
             merged[key].problem = merged[key].problem if "HTTP" in merged[key].problem else failure.problem
         else:
             merged[key] = failure
-    real = []
-    for failure in merged.values():
-        evidence = failure.evidence + failure.problem
-        if any(k.matches(service_name, operation_name, failure.mutation, evidence) for k in KNOWN_FAILURES):
-            known.append(failure)
-        else:
-            real.append(failure)
+    real = list(merged.values())
 
     alive = fuzzer.server.process is not None and fuzzer.server.process.poll() is None
     assert alive, f"lamina exited during {operation_name}'s batch:\n{fuzzer.server.log_path.read_text()[-3000:]}"
@@ -299,9 +269,6 @@ def test_no_request_takes_the_server_down(fuzzer: Fuzzer, request: pytest.Fixtur
         shown = "\n".join(str(f) for f in _one_per_mutation(real))
         pytest.fail(f"{len(real)} failing requests of {service_name}.{operation_name} "
                     f"(batch took {elapsed:.1f} s):\n{shown}", pytrace=False)
-    if known:
-        pytest.xfail("known failures of issue 10 item 5: " + "; ".join(
-            sorted({f"{f.mutation} ({_owner(service_name, operation_name, f)})" for f in known})))
 
 
 def _one_per_mutation(failures: list[Failure]) -> list[Failure]:
@@ -309,11 +276,6 @@ def _one_per_mutation(failures: list[Failure]) -> list[Failure]:
     for failure in failures:
         seen.setdefault(f"{failure.mutation}|{failure.problem[:40]}", failure)
     return list(seen.values())
-
-
-def _owner(service: str, operation: str, failure: Failure) -> str:
-    evidence = failure.evidence + failure.problem
-    return next(k.owner for k in KNOWN_FAILURES if k.matches(service, operation, failure.mutation, evidence))
 
 
 def test_health_probe_answers(fuzzer: Fuzzer) -> None:
