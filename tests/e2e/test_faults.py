@@ -95,7 +95,8 @@ def test_init_that_always_fails_returns_its_error(client):
                "            os.close(fd)\n        except OSError:\n            pass\n    return 'closed'\n"),
 ])
 def test_hostile_functions_affect_only_themselves(client, lam, name, source):
-    deploy(client, name, source, Timeout=5, MemorySize=256)
+    # Filling a 512 MB /tmp takes seconds on a loaded machine; the others run until they time out.
+    deploy(client, name, source, Timeout=30 if name == "filltmp" else 5, MemorySize=256)
     deploy(client, "bystander", HEALTHY)
     with ThreadPoolExecutor(2) as pool:
         hostile = pool.submit(invoke, lam.client(), name)

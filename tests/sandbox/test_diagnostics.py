@@ -152,7 +152,7 @@ def test_the_leftover_check_sees_a_sandbox_process(tmp_path: Path) -> None:
         deadline = time.monotonic() + 5
         while not sandbox_processes_under(tmp_path) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert [entry.split(":")[0] for entry in sandbox_processes_under(tmp_path)] == [str(straggler.pid)]
+        assert [entry.split()[0] for entry in sandbox_processes_under(tmp_path)] == [str(straggler.pid)]
         assert sandbox_processes_under(tmp_path / "elsewhere") == []
     finally:
         straggler.kill()

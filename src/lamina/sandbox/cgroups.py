@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import time
 import uuid
 from pathlib import Path
 
@@ -235,7 +236,9 @@ class CgroupTree:
         return tree
 
     def _remove_stale(self) -> None:
-        """Remove what earlier, dead lamina servers left behind."""
+        """Remove what earlier, dead lamina servers left behind, killing the processes still
+        in it: a sandbox started in the instant before its server was killed (-9) can miss
+        bubblewrap's --die-with-parent and live on as an orphan."""
         for root in set(self.roots.values()):
             for stale in root.parent.glob("lamina-*"):
                 pid = stale.name.split("-")[1]
@@ -243,10 +246,8 @@ class CgroupTree:
                     continue
                 for child in sorted(stale.glob("*/"), reverse=True):
                     if child.is_dir():
-                        try:
-                            child.rmdir()
-                        except OSError:
-                            pass
+                        _kill_members(child)
+                        _remove_when_empty(child)
                 try:
                     stale.rmdir()
                 except OSError as error:
@@ -279,6 +280,37 @@ class CgroupTree:
                 root.rmdir()
             except OSError as error:
                 log.warning("could not remove cgroup %s: %s", root, error)
+
+
+STALE_EXIT_WAIT_S = 2.0  # for killed orphans to be reaped before their cgroup can go
+
+
+def _kill_members(cgroup: Path) -> None:
+    try:
+        pids = (cgroup / "cgroup.procs").read_text().split()
+    except OSError:
+        return
+    for member in pids:
+        try:
+            os.kill(int(member), signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, ValueError):
+            pass
+    if pids:
+        log.warning("killed %d processes left in %s by a dead lamina server", len(pids), cgroup)
+
+
+def _remove_when_empty(cgroup: Path) -> None:
+    deadline = time.monotonic() + STALE_EXIT_WAIT_S
+    while True:
+        try:
+            cgroup.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            if time.monotonic() >= deadline:
+                return  # the stale tree's own rmdir reports it
+            time.sleep(0.02)
 
 
 def _tree_name() -> str:
