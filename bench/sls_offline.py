@@ -15,7 +15,7 @@ from pathlib import Path
 from common import free_port, wait_for_port
 
 # Outside the repo by default; bench/.peers/ is git-ignored for those who prefer it there.
-CACHE = Path(os.environ.get("LAMINA_BENCH_PEERS", Path.home() / ".cache" / "lamina-bench" / "peers"))
+CACHE = Path(os.environ.get("LAMINA_BENCH_PEERS", Path.home() / ".cache" / "lamina-bench" / "peers")).resolve()
 PACKAGES = {"serverless": "3", "serverless-offline": "13"}
 SERVICE, STAGE, FUNCTION = "peerbench", "dev", "echo"
 NAME = f"{SERVICE}-{STAGE}-{FUNCTION}"
@@ -79,7 +79,8 @@ def install(timeout: float = 900) -> dict[str, str]:
         ping = subprocess.run(["npm", "ping"], env={**os.environ, **QUIET_ENV}, stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, timeout=60)
         reason = "npm registry unreachable" if ping.returncode != 0 else "npm install failed"
-        raise PeerUnavailable(f"{reason}: {done.stderr.strip()[-400:]}")
+        first_lines = " | ".join(line for line in done.stderr.splitlines() if line.strip())[:300]
+        raise PeerUnavailable(f"{reason}: {first_lines}")
     versions = installed_versions()
     if not versions:
         raise PeerUnavailable("npm install finished but the packages are missing")
