@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import io
 import os
@@ -106,8 +107,12 @@ class CodeCache:
                         _extract_member(archive, info, staging)
             os.chmod(staging, 0o755)
             os.rename(staging, target)
-        except FileExistsError:  # another extraction of the same content won the race
+        except OSError as error:
             shutil.rmtree(staging, ignore_errors=True)
+            # Another extraction of the same content won the race: renaming onto its
+            # non-empty directory fails with ENOTEMPTY (EEXIST on some filesystems).
+            if error.errno not in (errno.EEXIST, errno.ENOTEMPTY) or not target.is_dir():
+                raise
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
