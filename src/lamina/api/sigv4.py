@@ -9,6 +9,7 @@ clients byte for byte (including the double-encoded path).
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ from lamina.errors import (
 
 _ACCOUNT_ID = re.compile(r"\d{12}")
 _CLOCK_SKEW = timedelta(minutes=15)
+_AMZ_DATE = re.compile(r"(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z")
+# Derived signing keys and open-mode callers are kept; clients choose their scopes, so only so many.
+_KEPT = 1024
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,11 @@ class Authenticator:
         self.default_region = config.default_region
         self.keys = config.keys_by_id
         self.sessions = sessions
+        self._default_caller = Caller(self.default_account, self.default_region)
+        # (secret, date, region, service) -> the SigV4 signing key: the same for a whole day.
+        self._signing_keys: dict[tuple[str, str, str, str], bytes] = {}
+        # (access key id, region) -> the caller an unsigned-checked request names.
+        self._open_callers: dict[tuple[str, str], Caller] = {}
 
     def authenticate(self, method: str, raw_path: str, raw_query: str, headers: dict[str, str],
                      body: bytes, *, allow_sessions: bool = True) -> Caller:
@@ -109,20 +118,31 @@ class Authenticator:
 
     def _unchecked(self, header: str | None, session_token: str | None) -> Caller:
         if not header:
-            return Caller(self.default_account, self.default_region)
+            return self._default_caller
         try:
             auth = parse_authorization(header)
         except IncompleteSignatureException:
-            return Caller(self.default_account, self.default_region)
-        account = auth.access_key_id if _ACCOUNT_ID.fullmatch(auth.access_key_id) else self.default_account
+            return self._default_caller
         if session_token and self.sessions:
-            account = self.sessions.account_of(auth.access_key_id, session_token) or account
-        return Caller(account, auth.region or self.default_region, auth.access_key_id)
+            account = self.sessions.account_of(auth.access_key_id, session_token) or self._open_account(auth)
+            return Caller(account, auth.region or self.default_region, auth.access_key_id)
+        key = (auth.access_key_id, auth.region)
+        caller = self._open_callers.get(key)
+        if caller is None:
+            caller = Caller(self._open_account(auth), auth.region or self.default_region, auth.access_key_id)
+            if len(self._open_callers) >= _KEPT:
+                self._open_callers.clear()
+            self._open_callers[key] = caller
+        return caller
+
+    def _open_account(self, auth: Authorization) -> str:
+        """Without configured keys, a 12-digit access key id names the account."""
+        return auth.access_key_id if _ACCOUNT_ID.fullmatch(auth.access_key_id) else self.default_account
 
     @staticmethod
     def _check_date(amz_date: str, auth: Authorization) -> None:
         try:
-            signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            signed_at = _parse_amz_date(amz_date)
         except ValueError:
             raise IncompleteSignatureException("Authorization header requires existence of either a "
                                                "'X-Amz-Date' or a 'Date' header.") from None
@@ -141,13 +161,34 @@ class Authenticator:
                 f"Signature not yet current: {amz_date} is still later than {(now + _CLOCK_SKEW).strftime(fmt)} "
                 f"({now.strftime(fmt)} + 15 min.)")
 
-    @staticmethod
-    def _signature(auth: Authorization, secret: str, method: str, raw_path: str, raw_query: str,
+    def _signature(self, auth: Authorization, secret: str, method: str, raw_path: str, raw_query: str,
                    headers: dict[str, str], body: bytes) -> str:
         signed = {name: headers.get(name, "") for name in auth.signed_headers}
         url = f"http://{headers.get('host', 'localhost')}{raw_path}" + (f"?{raw_query}" if raw_query else "")
         request = AWSRequest(method=method, url=url, data=body, headers=signed)
-        request.context["timestamp"] = headers.get("x-amz-date", "")
+        timestamp = request.context["timestamp"] = headers.get("x-amz-date", "")
         signer = SigV4Auth(Credentials(auth.access_key_id, secret), auth.service, auth.region)
-        canonical = signer.canonical_request(request)
-        return signer.signature(signer.string_to_sign(request, canonical), request)
+        string_to_sign = signer.string_to_sign(request, signer.canonical_request(request))
+        key = self._signing_key(secret, timestamp[:8], auth.region, auth.service)
+        return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+
+    def _signing_key(self, secret: str, date: str, region: str, service: str) -> bytes:
+        """SigV4's kSigning, derived as botocore's `SigV4Auth.signature` does."""
+        scope = (secret, date, region, service)
+        key = self._signing_keys.get(scope)
+        if key is None:
+            key = f"AWS4{secret}".encode()
+            for part in (date, region, service, "aws4_request"):
+                key = hmac.digest(key, part.encode(), "sha256")
+            if len(self._signing_keys) >= _KEPT:
+                self._signing_keys.clear()
+            self._signing_keys[scope] = key
+        return key
+
+
+def _parse_amz_date(amz_date: str) -> datetime:
+    """`%Y%m%dT%H%M%SZ` as UTC; raises ValueError as strptime does."""
+    fields = _AMZ_DATE.fullmatch(amz_date)
+    if fields is None:  # not the plain form: strptime decides what it reads
+        return datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    return datetime(*map(int, fields.groups()), tzinfo=UTC)
