@@ -9,7 +9,6 @@ adapter, and answered with `x-amzn-RequestId` on every response.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -19,9 +18,10 @@ import orjson
 from botocore.model import OperationModel
 
 from lamina.api.http_server import HttpRequest, HttpResponse
+from lamina.api.invoke_route import InvokeRoute
 from lamina.api.request_limits import INTERNAL, BodyLimit, json_service_limit, lambda_limit
 from lamina.api.sigv4 import Authenticator, Caller
-from lamina.context import RequestContext
+from lamina.context import RequestContext, new_request_id
 from lamina.errors import AwsError, ServiceException, TooManyRequestsException
 
 log = logging.getLogger("lamina.api")
@@ -40,6 +40,8 @@ class Route:
     operation: OperationModel | None = None
     labels: dict[str, str] | None = None
     query: dict[str, list[str]] | None = None
+    # The Invoke fast path: its parameters but the payload, read from the head.
+    invoke: dict[str, Any] | None = None
 
 
 class Request:
@@ -113,17 +115,19 @@ def error_response(error: AwsError) -> Response:
 class App:
     """The request handler behind lamina's HTTP server, and its `Admission`. `internal` handles
     `/_lamina/*` without SigV4; `json_services` maps an `X-Amz-Target` prefix to its adapter;
-    everything else goes to `rest`. Every response carries `x-amzn-RequestId`."""
+    plain Invoke requests go to `invoke` (when given); everything else goes to `rest`. Every
+    response carries `x-amzn-RequestId`."""
 
     def __init__(self, authenticator: Authenticator, rest: RestService, internal: Handler,
-                 json_services: dict[str, JsonService] | None = None) -> None:
+                 json_services: dict[str, JsonService] | None = None, invoke: InvokeRoute | None = None) -> None:
         self.authenticator = authenticator
         self.rest = rest
         self.internal = internal
         self.json_services = json_services or {}
+        self.invoke = invoke
 
     async def __call__(self, http: HttpRequest) -> HttpResponse:
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         try:
             response = await self._handle(http, request_id)
         except AwsError as error:
@@ -144,6 +148,10 @@ class App:
             service = self.json_services.get(amz_target.partition(".")[0])
             if service is not None:
                 return Route(raw_path, raw_query, json_service_limit(amz_target), json_service=service)
+        if self.invoke is not None:
+            params = self.invoke.match(http.method, raw_path, raw_query, http.headers)
+            if params is not None:
+                return Route(raw_path, raw_query, lambda_limit("Invoke", http.headers), invoke=params)
         query = parse_qs(raw_query, keep_blank_values=True)
         found = self.rest.route(http.method, raw_path, query)
         if found is None:
@@ -161,14 +169,14 @@ class App:
         error = route.limit.error(size)
         service = route.json_service
         response = service.error_response(error) if service is not None else error_response(error)
-        return _with_request_id(response, str(uuid.uuid4()))
+        return _with_request_id(response, new_request_id())
 
     def too_many_connections(self, client: str, limit: int) -> HttpResponse:
         error = TooManyRequestsException(f"Too many connections from {client}: at most {limit} at a time.",
                                          reason="CallerRateLimitExceeded")
         response = error_response(error)
         response.body = orjson.dumps({**error.body(), "__type": error.code})  # read by every protocol
-        return _with_request_id(response, str(uuid.uuid4()))
+        return _with_request_id(response, new_request_id())
 
     # -- serving -----------------------------------------------------------------------------
 
@@ -177,6 +185,11 @@ class App:
         route: Route = http.route or self.route(http)
         raw_path, raw_query = route.raw_path, route.raw_query
         host = headers.get("host") or f"{http.server[0]}:{http.server[1]}"
+        if route.invoke is not None:
+            assert self.invoke is not None
+            caller = self.authenticator.authenticate(http.method, raw_path, raw_query, headers, http.body)
+            ctx = RequestContext(caller.account_id, caller.region, request_id, f"http://{host}")
+            return Response(*await self.invoke(ctx, route.invoke, http.body))
         request = Request(http.method, raw_path, raw_query, headers, http.body, request_id, f"http://{host}", route)
         if route.internal:
             return await self.internal(request)

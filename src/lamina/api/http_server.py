@@ -403,6 +403,14 @@ class HttpServer:
         self.in_flight = 0
         self.address: tuple[str, int] = ("", 0)
 
+    async def listen(self, host: str, port: int) -> asyncio.Server:
+        """Accept connections on host:port (`serve` does, and stops them)."""
+        server = await asyncio.get_running_loop().create_server(
+            lambda: _Connection(self), host, port, backlog=2048, reuse_address=True)
+        self.address = (host, port)
+        log.info("listening on http://%s:%d", host, port)
+        return server
+
     async def serve(self, host: str, port: int, *, on_startup: Callable[[], Awaitable[None]] | None = None,
                     on_shutdown: Callable[[], Awaitable[None]] | None = None, grace_s: float = 10.0) -> None:
         """Start up, listen until SIGTERM or SIGINT, then stop accepting, let requests in
@@ -413,9 +421,7 @@ class HttpServer:
             loop.add_signal_handler(sig, stop.set)
         if on_startup:
             await on_startup()
-        server = await loop.create_server(lambda: _Connection(self), host, port, backlog=2048, reuse_address=True)
-        self.address = (host, port)
-        log.info("listening on http://%s:%d", host, port)
+        server = await self.listen(host, port)
         try:
             await stop.wait()
         finally:
