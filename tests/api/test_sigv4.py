@@ -115,3 +115,19 @@ def test_open_mode_callers_by_key_and_region():
     other = OPEN.authenticate(*signed(url, key="555555555555", region="us-west-2"))
     assert first == again and (first.account_id, first.region) == ("555555555555", "eu-west-1")
     assert (other.account_id, other.region) == ("555555555555", "us-west-2")
+
+
+@pytest.mark.parametrize("head", [
+    "AWS4-HMAC-SHA256 Credential=555555555555/20261203/eu-west-1/lambda/aws4_request, SignedHeaders=host",
+    "AWS4-HMAC-SHA256 Credential=555555555555/20261203//lambda/aws4_request, SignedHeaders=host",
+    "AWS4-HMAC-SHA256 Credential=555555555555/20261203/eu-west-1/lambda, SignedHeaders=host",
+    "AWS4-HMAC-SHA256 Credential=555555555555/20261203/eu-west-1/lambda/aws4_request, SignedHeaders=",
+    "AWS4-HMAC-SHA256 SignedHeaders=host",
+    "AWS4-HMAC-SHA1 Credential=555555555555/20261203/eu-west-1/lambda/aws4_request, SignedHeaders=host",
+    "AWS4-HMAC-SHA256 Credential=AKIA/20261203/eu-west-1/lambda/aws4_request, SignedHeaders=host, Signature=",
+])
+def test_open_mode_reads_every_header_as_the_full_parse_does(head):
+    """Open mode keeps callers by the header without its signature: the answer is the full parse's."""
+    expected = OPEN._open_caller(f"{head}, Signature=0a1b", None)
+    for signature in ("0a1b", "ffff", "0123456789abcdef"):
+        assert OPEN.authenticate("GET", "/", "", {"authorization": f"{head}, Signature={signature}"}, b"") == expected

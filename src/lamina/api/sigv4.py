@@ -31,6 +31,9 @@ from lamina.errors import (
 _ACCOUNT_ID = re.compile(r"\d{12}")
 _CLOCK_SKEW = timedelta(minutes=15)
 _AMZ_DATE = re.compile(r"(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z")
+# An Authorization header ends with the signature, the one part that changes between requests.
+_SIGNATURE = ", Signature="
+_HEX = "0123456789abcdef"
 # Derived signing keys and open-mode callers are kept; clients choose their scopes, so only so many.
 _KEPT = 1024
 
@@ -81,8 +84,8 @@ class Authenticator:
         self._default_caller = Caller(self.default_account, self.default_region)
         # (secret, date, region, service) -> the SigV4 signing key: the same for a whole day.
         self._signing_keys: dict[tuple[str, str, str, str], bytes] = {}
-        # (access key id, region) -> the caller an unsigned-checked request names.
-        self._open_callers: dict[tuple[str, str], Caller] = {}
+        # An Authorization header but its signature -> the caller it names (open mode).
+        self._open_callers: dict[str, Caller] = {}
 
     def authenticate(self, method: str, raw_path: str, raw_query: str, headers: dict[str, str],
                      body: bytes, *, allow_sessions: bool = True) -> Caller:
@@ -119,25 +122,29 @@ class Authenticator:
     def _unchecked(self, header: str | None, session_token: str | None) -> Caller:
         if not header:
             return self._default_caller
+        if not session_token:
+            # What open mode reads of a header does not depend on its signature when that is a
+            # plain hex string: the caller is kept by the rest of the header.
+            rest, marker, signature = header.rpartition(_SIGNATURE)
+            if marker and signature and not signature.strip(_HEX):
+                caller = self._open_callers.get(rest)
+                if caller is None:
+                    caller = self._open_caller(header, None)
+                    if len(self._open_callers) >= _KEPT:
+                        self._open_callers.clear()
+                    self._open_callers[rest] = caller
+                return caller
+        return self._open_caller(header, session_token)
+
+    def _open_caller(self, header: str, session_token: str | None) -> Caller:
         try:
             auth = parse_authorization(header)
         except IncompleteSignatureException:
             return self._default_caller
+        account = auth.access_key_id if _ACCOUNT_ID.fullmatch(auth.access_key_id) else self.default_account
         if session_token and self.sessions:
-            account = self.sessions.account_of(auth.access_key_id, session_token) or self._open_account(auth)
-            return Caller(account, auth.region or self.default_region, auth.access_key_id)
-        key = (auth.access_key_id, auth.region)
-        caller = self._open_callers.get(key)
-        if caller is None:
-            caller = Caller(self._open_account(auth), auth.region or self.default_region, auth.access_key_id)
-            if len(self._open_callers) >= _KEPT:
-                self._open_callers.clear()
-            self._open_callers[key] = caller
-        return caller
-
-    def _open_account(self, auth: Authorization) -> str:
-        """Without configured keys, a 12-digit access key id names the account."""
-        return auth.access_key_id if _ACCOUNT_ID.fullmatch(auth.access_key_id) else self.default_account
+            account = self.sessions.account_of(auth.access_key_id, session_token) or account
+        return Caller(account, auth.region or self.default_region, auth.access_key_id)
 
     @staticmethod
     def _check_date(amz_date: str, auth: Authorization) -> None:
