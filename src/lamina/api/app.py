@@ -74,8 +74,10 @@ class Request:
         return RequestContext(self.caller.account_id, self.caller.region, self.request_id, self.base_url)
 
 
-class Response:
-    __slots__ = ("status", "headers", "body")
+class Response(HttpResponse):
+    """An answer as the protocol adapters make it; the HTTP server writes it as it is."""
+
+    __slots__ = ()
 
     def __init__(self, status: int, headers: list[tuple[bytes, bytes]] | None = None, body: bytes = b"") -> None:
         self.status = status
@@ -201,4 +203,4 @@ class App:
 
 def _with_request_id(response: Response, request_id: str) -> HttpResponse:
     response.headers.append((b"x-amzn-requestid", request_id.encode()))
-    return HttpResponse(response.status, response.headers, response.body)
+    return response
