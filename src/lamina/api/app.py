@@ -1,9 +1,10 @@
 """The application: one front door for every service lamina speaks.
 
 Each request is routed as soon as its head is in (the internal `/_lamina/` routes, a
-JSON-protocol service named by `X-Amz-Target`, or the Lambda REST API by path), which decides
-the largest body it may carry; then it is authenticated (SigV4), handed to its protocol
-adapter, and answered with `x-amzn-RequestId` on every response.
+JSON-protocol service named by `X-Amz-Target`, a plain Invoke by the fast path of
+`invoke_route`, or the Lambda REST API by path), which decides the largest body it may carry;
+then it is authenticated (SigV4), handed to its protocol adapter, and answered with
+`x-amzn-RequestId` on every response.
 """
 
 from __future__ import annotations
