@@ -2,9 +2,9 @@
 
 With no access keys configured (local development) any key is accepted: a 12-digit access
 key id selects that account, anything else the default account. With keys configured,
-every request must be signed by one of them. The canonical request is computed by
-botocore's own signer from the request as it arrived on the wire, so it matches the
-clients byte for byte (including the double-encoded path).
+every request must be signed by one of them. The string to sign is made from the request
+as it arrived on the wire, as botocore's own signer makes it (`sigv4_canonical`), so it
+matches the clients byte for byte (including the double-encoded path).
 """
 
 from __future__ import annotations
@@ -15,10 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-
+from lamina.api.sigv4_canonical import string_to_sign
 from lamina.config import Config
 from lamina.credentials import SessionCredentials
 from lamina.errors import (
@@ -170,14 +167,10 @@ class Authenticator:
 
     def _signature(self, auth: Authorization, secret: str, method: str, raw_path: str, raw_query: str,
                    headers: dict[str, str], body: bytes) -> str:
-        signed = {name: headers.get(name, "") for name in auth.signed_headers}
-        url = f"http://{headers.get('host', 'localhost')}{raw_path}" + (f"?{raw_query}" if raw_query else "")
-        request = AWSRequest(method=method, url=url, data=body, headers=signed)
-        timestamp = request.context["timestamp"] = headers.get("x-amz-date", "")
-        signer = SigV4Auth(Credentials(auth.access_key_id, secret), auth.service, auth.region)
-        string_to_sign = signer.string_to_sign(request, signer.canonical_request(request))
-        key = self._signing_key(secret, timestamp[:8], auth.region, auth.service)
-        return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+        signing = string_to_sign(method, raw_path, raw_query, headers, body, auth.signed_headers,
+                                 auth.access_key_id, auth.region, auth.service)
+        key = self._signing_key(secret, headers.get("x-amz-date", "")[:8], auth.region, auth.service)
+        return hmac.new(key, signing.encode(), hashlib.sha256).hexdigest()
 
     def _signing_key(self, secret: str, date: str, region: str, service: str) -> bytes:
         """SigV4's kSigning, derived as botocore's `SigV4Auth.signature` does."""
