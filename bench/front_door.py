@@ -42,13 +42,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) * TICK_S
 
 
-def boto3_headers(port: int, path: str) -> dict[str, str]:
-    """What boto3 sends with an Invoke (signed once: open mode does not check signatures)."""
+# `--keyed`: the front door checks signatures made with this key.
+KEY_ID, SECRET = "AKIDBENCH", "bench-secret"
+
+
+def boto3_headers(port: int, path: str, key_id: str = "000000000000", secret: str = "secret") -> dict[str, str]:
+    """What boto3 sends with an Invoke, signed once (a signature stays valid for minutes)."""
     request = AWSRequest(method="POST", url=f"http://127.0.0.1:{port}{path}", data=BODY,
                          headers={"User-Agent": "Boto3/1.34 md/Botocore#1.34 ua/2.0 os/linux lang/python#3.11",
                                   "Content-Type": "application/json", "amz-sdk-invocation-id": "0" * 36,
                                   "amz-sdk-request": "attempt=1"})
-    SigV4Auth(Credentials("000000000000", "secret"), "lambda", "us-east-1").add_auth(request)
+    SigV4Auth(Credentials(key_id, secret), "lambda", "us-east-1").add_auth(request)
     return {k: v for k, v in request.headers.items() if k.lower() != "host"}
 
 
@@ -69,12 +73,13 @@ def measure(pid: int, port: int, path: str, headers: dict[str, str], count: int)
 class FrontDoor:
     """bench/front_door_server.py run by a checkout's interpreter."""
 
-    def __init__(self, tree: str, script: str = "front_door_server.py") -> None:
-        self.tree, self.port, self.script = tree, free_port(), script
+    def __init__(self, tree: str, script: str = "front_door_server.py", env: dict[str, str] | None = None) -> None:
+        self.tree, self.port, self.script, self.env = tree, free_port(), script, env
 
     def __enter__(self) -> FrontDoor:
         script = Path(__file__).with_name(self.script)
         self.process = subprocess.Popen([tree_python(self.tree), str(script), str(self.port)], cwd=self.tree,
+                                        env={**os.environ, **(self.env or {})},
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port)
         return self
@@ -88,14 +93,15 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def rounds(targets: dict[str, tuple[int, int]], path: str, count: int, count_rounds: int, bare: bool) -> dict:
+def rounds(targets: dict[str, tuple[int, int]], path: str, count: int, count_rounds: int, bare: bool,
+           key: tuple[str, str] = ("000000000000", "secret")) -> dict:
     """targets: tree -> (pid, port); each round measures every tree once, in turn."""
     samples: dict[str, list[dict[str, float]]] = {tree: [] for tree in targets}
     for pid, port in targets.values():  # warm-up
-        measure(pid, port, path, {} if bare else boto3_headers(port, path), min(count, 1000))
+        measure(pid, port, path, {} if bare else boto3_headers(port, path, *key), min(count, 1000))
     for _ in range(count_rounds):
         for tree, (pid, port) in targets.items():
-            samples[tree].append(measure(pid, port, path, {} if bare else boto3_headers(port, path), count))
+            samples[tree].append(measure(pid, port, path, {} if bare else boto3_headers(port, path, *key), count))
     return {tree: {"rounds": runs,
                    "median_cpu_us_per_invoke": round(statistics.median(r["cpu_us_per_invoke"] for r in runs), 1),
                    "median_wall_us_per_invoke": round(statistics.median(r["wall_us_per_invoke"] for r in runs), 1)}
@@ -109,20 +115,24 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--what", choices=("front_door", "server", "both"), default="both")
     parser.add_argument("--bare", action="store_true", help="no SigV4/boto3 headers")
+    parser.add_argument("--keyed", action="store_true", help="the front door checks signatures (front_door only)")
     args = parser.parse_args()
     trees = [str(Path(t).resolve()) for t in (args.tree or ["."])]
     results: dict = {"count": args.count, "rounds": args.rounds, "headers": "bare" if args.bare else "boto3",
+                     "keyed": args.keyed,
                      "load_before": load_average()}
     if args.what in ("front_door", "both"):
         # The floor: the same HTTP server echoing, without lamina's App (this checkout's).
         floor = FrontDoor(str(Path(__file__).resolve().parent.parent), "http_floor.py")
-        doors = [FrontDoor(tree) for tree in trees]
+        env = {"LAMINA_ACCESS_KEYS": f"{KEY_ID}:{SECRET}:000000000000"} if args.keyed else None
+        doors = [FrontDoor(tree, env=env) for tree in trees]
         for door in (floor, *doors):
             door.__enter__()
         try:
             measured = rounds({"http_floor": (floor.process.pid, floor.port),
                                **{d.tree: (d.process.pid, d.port) for d in doors}},
-                              PATH.format(name="f"), args.count, args.rounds, args.bare)
+                              PATH.format(name="f"), args.count, args.rounds, args.bare,
+                              (KEY_ID, SECRET) if args.keyed else ("000000000000", "secret"))
             results["http_floor"] = measured.pop("http_floor")
             results["front_door"] = measured
         finally:

@@ -1,5 +1,6 @@
 """The front door alone: lamina's HTTP server and App (SigV4, routing, parsing, validation,
-serialisation) over a stub Invoke that answers at once. Runs with any checkout's lamina, so
+serialisation) over a stub Invoke that answers at once; with `LAMINA_ACCESS_KEYS` set, it
+checks signatures. Runs with any checkout's lamina, so
 `bench/front_door.py` can put the base commit's front door beside this one's.
 
     <tree>/.venv/bin/python bench/front_door_server.py PORT
@@ -7,6 +8,7 @@ serialisation) over a stub Invoke that answers at once. Runs with any checkout's
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -37,7 +39,8 @@ def main() -> None:
         extra["invoke"] = InvokeRoute(model.operation_model("Invoke"), invoke)
     except ImportError:
         pass  # a lamina from before the fast path
-    app = App(Authenticator(load_config({}, environ={})), RestJsonAdapter(model, {"Invoke": invoke}), internal, {},
+    keys = {"LAMINA_ACCESS_KEYS": os.environ["LAMINA_ACCESS_KEYS"]} if "LAMINA_ACCESS_KEYS" in os.environ else {}
+    app = App(Authenticator(load_config({}, environ=keys)), RestJsonAdapter(model, {"Invoke": invoke}), internal, {},
               **extra)
     uvloop.run(HttpServer(app, admission=app).serve("127.0.0.1", int(sys.argv[1])))
 
