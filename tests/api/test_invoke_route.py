@@ -14,7 +14,7 @@ from lamina.server import load_service_model
 MODEL = load_service_model("lambda")
 INVOKE = MODEL.operation_model("Invoke")
 ROUTER = Router(MODEL)
-ROUTE = InvokeRoute(INVOKE, handler=None)
+ROUTE = InvokeRoute(INVOKE, handler=None)  # type: ignore[arg-type]  # only matched here
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:f"
 
 TAKEN = [

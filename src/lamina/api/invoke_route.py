@@ -14,7 +14,7 @@ written by the same model serializer; what is saved is routing, parsing and vali
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
@@ -38,12 +38,16 @@ _QUALIFIER_QUERY = "Qualifier="
 _ENCODED_LATEST = "%24LATEST"
 
 
+# The Invoke operation's handler, as the generic path calls it (`lambda_rest.OperationHandler`).
+InvokeHandler = Callable[[RequestContext, dict[str, Any]], Awaitable[Mapping[str, Any] | None]]
+
+
 class InvokeRoute:
     """Recognises plain Invoke requests from their head and runs them."""
 
-    def __init__(self, operation: OperationModel, handler: Any) -> None:
+    def __init__(self, operation: OperationModel, handler: InvokeHandler) -> None:
         self.operation = operation
-        self.handler = handler  # (ctx, params) -> the Invoke output, as the generic path calls it
+        self.handler = handler
         members = operation.input_shape.members
         # Header members: parameter name and header, and the values taken here (None: any).
         self._headers: list[tuple[str, str, frozenset[str] | None]] = []
