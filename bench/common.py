@@ -46,17 +46,25 @@ def wait_for_port(port: int, timeout: float = 60) -> None:
     raise RuntimeError(f"nothing listening on {port}")
 
 
+def tree_python(tree: str | Path | None) -> str:
+    """The interpreter of a checkout (its `.venv`, made by scripts/setup); None: this one."""
+    return sys.executable if tree is None else str(Path(tree).resolve() / ".venv" / "bin" / "python")
+
+
 class Lamina:
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    """A `lamina serve` process; `tree` runs another checkout's lamina (e.g. the base commit's)."""
+
+    def __init__(self, env: dict[str, str] | None = None, tree: str | Path | None = None) -> None:
         self.port = free_port()
         self.data_dir = tempfile.mkdtemp(prefix="lamina-bench-")
         self.env = {**os.environ, **(env or {})}
+        self.tree = tree
 
     def __enter__(self) -> Lamina:
         self.log = open(os.path.join(self.data_dir, "server.log"), "wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "lamina", "serve", "--port", str(self.port), "--data-dir", self.data_dir],
-            env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+            [tree_python(self.tree), "-m", "lamina", "serve", "--port", str(self.port), "--data-dir", self.data_dir],
+            env=self.env, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.tree)
         wait_for_port(self.port)
         return self
 

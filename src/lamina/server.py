@@ -17,6 +17,7 @@ from lamina import __version__
 from lamina.api.app import App
 from lamina.api.http_server import ConnectionLimits, HttpServer
 from lamina.api.internal import InternalRoutes
+from lamina.api.invoke_route import InvokeRoute
 from lamina.api.json_protocol import JsonProtocolAdapter
 from lamina.api.lambda_operations import lambda_operations
 from lamina.api.lambda_rest import RestJsonAdapter
@@ -113,10 +114,12 @@ class Lamina:
         self.states = StepFunctions(self.store, self.commits, self.invoke, config.states_activity_poll_seconds)
         self.event_source_mappings = EventSourceMappingService(config, self.store, self.commits, self.functions,
                                                                self.invoke, self.metrics, self.outbox)
-        rest = RestJsonAdapter(load_service_model("lambda"), lambda_operations(
+        lambda_model = load_service_model("lambda")
+        operations = lambda_operations(
             self.functions, self.invoke, VersionService(self.functions), AliasService(self.functions), self.layers,
             PolicyService(self.functions), self.concurrency, EventInvokeConfigService(self.functions),
-            self.event_source_mappings))
+            self.event_source_mappings)
+        rest = RestJsonAdapter(lambda_model, operations)
         json_services = {
             "Logs_20140328": JsonProtocolAdapter(load_service_model("logs"), logs_operations(LogsService(self.logs))),
             "AWSStepFunctions": JsonProtocolAdapter(load_service_model("stepfunctions"),
@@ -126,7 +129,8 @@ class Lamina:
         internal = InternalRoutes(self.health, self.blobs, code_urls, self.reset if config.dev else None,
                                   authenticator, {"/_lamina/async": self.async_status,
                                                   "/_lamina/metrics": self.metrics_view})
-        self.app = App(authenticator, rest, internal, json_services)
+        self.app = App(authenticator, rest, internal, json_services,
+                       InvokeRoute(lambda_model.operation_model("Invoke"), operations["Invoke"]))
 
     async def start(self) -> None:
         await self.loop_lag.start()

@@ -84,3 +84,50 @@ def test_parse_authorization():
                                "SignedHeaders=host;x-amz-date, Signature=abc")
     assert (auth.access_key_id, auth.region, auth.service, auth.signed_headers) == \
         ("AK", "us-west-2", "lambda", ("host", "x-amz-date"))
+
+
+def test_each_key_signs_with_its_own_secret_when_scopes_are_shared():
+    two = Authenticator(load_config({"access_keys": "AKID:s3cret:123456789012,BKID:other:210987654321"},
+                                    environ={}))
+    url = "http://localhost:9600/2015-03-31/functions"
+    for _ in range(2):  # the second round uses the signing keys kept from the first
+        assert two.authenticate(*signed(url)).account_id == "123456789012"
+        assert two.authenticate(*signed(url, key="BKID", secret="other")).account_id == "210987654321"
+        with pytest.raises(InvalidSignatureException):
+            two.authenticate(*signed(url, key="BKID", secret="s3cret"))
+        with pytest.raises(InvalidSignatureException):
+            two.authenticate(*signed(url, region="us-west-2", secret="other"))
+
+
+def test_unreadable_dates_are_refused_as_before():
+    method, path, query, headers, body = signed("http://localhost:9600/2015-03-31/functions")
+    for bad in ("yesterday", "20261301T000000Z", "20261203T250000Z", "2026123T1200000Z", ""):
+        headers["x-amz-date"] = bad
+        with pytest.raises((IncompleteSignatureException, InvalidSignatureException)) as excinfo:
+            KEYED.authenticate(method, path, query, headers, body)
+        assert "X-Amz-Date" in excinfo.value.message or "Date in Credential scope" in excinfo.value.message
+
+
+def test_open_mode_callers_by_key_and_region():
+    url = "http://h/2015-03-31/functions"
+    first = OPEN.authenticate(*signed(url, key="555555555555", region="eu-west-1"))
+    again = OPEN.authenticate(*signed(url, key="555555555555", region="eu-west-1"))
+    other = OPEN.authenticate(*signed(url, key="555555555555", region="us-west-2"))
+    assert first == again and (first.account_id, first.region) == ("555555555555", "eu-west-1")
+    assert (other.account_id, other.region) == ("555555555555", "us-west-2")
+
+
+@pytest.mark.parametrize("head", [
+    "AWS4-HMAC-SHA256 Credential=555555555555/20261203/eu-west-1/lambda/aws4_request, SignedHeaders=host",
+    "AWS4-HMAC-SHA256 Credential=555555555555/20261203//lambda/aws4_request, SignedHeaders=host",
+    "AWS4-HMAC-SHA256 Credential=555555555555/20261203/eu-west-1/lambda, SignedHeaders=host",
+    "AWS4-HMAC-SHA256 Credential=555555555555/20261203/eu-west-1/lambda/aws4_request, SignedHeaders=",
+    "AWS4-HMAC-SHA256 SignedHeaders=host",
+    "AWS4-HMAC-SHA1 Credential=555555555555/20261203/eu-west-1/lambda/aws4_request, SignedHeaders=host",
+    "AWS4-HMAC-SHA256 Credential=AKIA/20261203/eu-west-1/lambda/aws4_request, SignedHeaders=host, Signature=",
+])
+def test_open_mode_reads_every_header_as_the_full_parse_does(head):
+    """Open mode keeps callers by the header without its signature: the answer is the full parse's."""
+    expected = OPEN._open_caller(f"{head}, Signature=0a1b", None)
+    for signature in ("0a1b", "ffff", "0123456789abcdef"):
+        assert OPEN.authenticate("GET", "/", "", {"authorization": f"{head}, Signature={signature}"}, b"") == expected

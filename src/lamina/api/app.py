@@ -1,15 +1,15 @@
 """The application: one front door for every service lamina speaks.
 
 Each request is routed as soon as its head is in (the internal `/_lamina/` routes, a
-JSON-protocol service named by `X-Amz-Target`, or the Lambda REST API by path), which decides
-the largest body it may carry; then it is authenticated (SigV4), handed to its protocol
-adapter, and answered with `x-amzn-RequestId` on every response.
+JSON-protocol service named by `X-Amz-Target`, a plain Invoke by the fast path of
+`invoke_route`, or the Lambda REST API by path), which decides the largest body it may carry;
+then it is authenticated (SigV4), handed to its protocol adapter, and answered with
+`x-amzn-RequestId` on every response.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -19,9 +19,10 @@ import orjson
 from botocore.model import OperationModel
 
 from lamina.api.http_server import HttpRequest, HttpResponse
+from lamina.api.invoke_route import InvokeRoute
 from lamina.api.request_limits import INTERNAL, BodyLimit, json_service_limit, lambda_limit
 from lamina.api.sigv4 import Authenticator, Caller
-from lamina.context import RequestContext
+from lamina.context import RequestContext, new_request_id
 from lamina.errors import AwsError, ServiceException, TooManyRequestsException
 
 log = logging.getLogger("lamina.api")
@@ -40,6 +41,8 @@ class Route:
     operation: OperationModel | None = None
     labels: dict[str, str] | None = None
     query: dict[str, list[str]] | None = None
+    # The Invoke fast path: its parameters but the payload, read from the head.
+    invoke: dict[str, Any] | None = None
 
 
 class Request:
@@ -72,8 +75,10 @@ class Request:
         return RequestContext(self.caller.account_id, self.caller.region, self.request_id, self.base_url)
 
 
-class Response:
-    __slots__ = ("status", "headers", "body")
+class Response(HttpResponse):
+    """An answer as the protocol adapters make it; the HTTP server writes it as it is."""
+
+    __slots__ = ()
 
     def __init__(self, status: int, headers: list[tuple[bytes, bytes]] | None = None, body: bytes = b"") -> None:
         self.status = status
@@ -113,17 +118,19 @@ def error_response(error: AwsError) -> Response:
 class App:
     """The request handler behind lamina's HTTP server, and its `Admission`. `internal` handles
     `/_lamina/*` without SigV4; `json_services` maps an `X-Amz-Target` prefix to its adapter;
-    everything else goes to `rest`. Every response carries `x-amzn-RequestId`."""
+    plain Invoke requests go to `invoke` (when given); everything else goes to `rest`. Every
+    response carries `x-amzn-RequestId`."""
 
     def __init__(self, authenticator: Authenticator, rest: RestService, internal: Handler,
-                 json_services: dict[str, JsonService] | None = None) -> None:
+                 json_services: dict[str, JsonService] | None = None, invoke: InvokeRoute | None = None) -> None:
         self.authenticator = authenticator
         self.rest = rest
         self.internal = internal
         self.json_services = json_services or {}
+        self.invoke = invoke
 
     async def __call__(self, http: HttpRequest) -> HttpResponse:
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         try:
             response = await self._handle(http, request_id)
         except AwsError as error:
@@ -144,6 +151,10 @@ class App:
             service = self.json_services.get(amz_target.partition(".")[0])
             if service is not None:
                 return Route(raw_path, raw_query, json_service_limit(amz_target), json_service=service)
+        if self.invoke is not None:
+            params = self.invoke.match(http.method, raw_path, raw_query, http.headers)
+            if params is not None:
+                return Route(raw_path, raw_query, lambda_limit("Invoke", http.headers), invoke=params)
         query = parse_qs(raw_query, keep_blank_values=True)
         found = self.rest.route(http.method, raw_path, query)
         if found is None:
@@ -161,14 +172,14 @@ class App:
         error = route.limit.error(size)
         service = route.json_service
         response = service.error_response(error) if service is not None else error_response(error)
-        return _with_request_id(response, str(uuid.uuid4()))
+        return _with_request_id(response, new_request_id())
 
     def too_many_connections(self, client: str, limit: int) -> HttpResponse:
         error = TooManyRequestsException(f"Too many connections from {client}: at most {limit} at a time.",
                                          reason="CallerRateLimitExceeded")
         response = error_response(error)
         response.body = orjson.dumps({**error.body(), "__type": error.code})  # read by every protocol
-        return _with_request_id(response, str(uuid.uuid4()))
+        return _with_request_id(response, new_request_id())
 
     # -- serving -----------------------------------------------------------------------------
 
@@ -177,6 +188,11 @@ class App:
         route: Route = http.route or self.route(http)
         raw_path, raw_query = route.raw_path, route.raw_query
         host = headers.get("host") or f"{http.server[0]}:{http.server[1]}"
+        if route.invoke is not None:
+            assert self.invoke is not None
+            caller = self.authenticator.authenticate(http.method, raw_path, raw_query, headers, http.body)
+            ctx = RequestContext(caller.account_id, caller.region, request_id, f"http://{host}")
+            return Response(*await self.invoke(ctx, route.invoke, http.body))
         request = Request(http.method, raw_path, raw_query, headers, http.body, request_id, f"http://{host}", route)
         if route.internal:
             return await self.internal(request)
@@ -188,4 +204,4 @@ class App:
 
 def _with_request_id(response: Response, request_id: str) -> HttpResponse:
     response.headers.append((b"x-amzn-requestid", request_id.encode()))
-    return HttpResponse(response.status, response.headers, response.body)
+    return response

@@ -35,7 +35,11 @@ import httptools
 
 log = logging.getLogger("lamina.http")
 
-_REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
+# Every status line, made once.
+_STATUS_LINES = {status.value: b"HTTP/1.1 %d %s\r\n" % (status.value, status.phrase.encode()) for status in HTTPStatus}
+_CONNECTION_CLOSE = b"connection: close\r\n"
+# Methods as httptools gives them, and as handlers see them.
+_METHODS: dict[bytes, str] = {}
 # How long a refused connection is drained before it is closed.
 LINGER_S = 2.0
 # The largest request line and headers taken (SigV4-signed API requests need a few KB).
@@ -111,18 +115,15 @@ class ConnectionLimits:
 
 
 def encode_response(response: HttpResponse, keep_alive: bool) -> bytes:
-    parts = [b"HTTP/1.1 %d %s\r\n" % (response.status, _REASONS.get(response.status, b"Unknown"))]
-    for name, value in response.headers:
-        parts += (name, b": ", value, b"\r\n")
+    status = response.status
+    line = _STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status
+    head = b"".join([b"%s: %s\r\n" % (name, value) for name, value in response.headers])
+    if status in (204, 304) or 100 <= status < 200:
+        # These never carry a body: bytes sent anyway would corrupt the next response.
+        return b"%s%s%s\r\n" % (line, head, b"" if keep_alive else _CONNECTION_CLOSE)
     body = response.body
-    if response.status in (204, 304) or 100 <= response.status < 200:
-        body = b""  # these never carry a body: bytes sent anyway would corrupt the next response
-    else:
-        parts.append(b"content-length: %d\r\n" % len(body))
-    if not keep_alive:
-        parts.append(b"connection: close\r\n")
-    parts += (b"\r\n", body)
-    return b"".join(parts)
+    return b"%s%scontent-length: %d\r\n%s\r\n%s" % (line, head, len(body), b"" if keep_alive else _CONNECTION_CLOSE,
+                                                       body)
 
 
 # What a connection's timer is counting down to.
@@ -143,6 +144,7 @@ class _Connection(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.client = ""  # the peer's address, as counted for the per-client cap
+        self.peer: tuple[str, int] | None = None  # as the transport gives it, for the handler
         self.counted = False
         self.request: HttpRequest | None = None  # being parsed
         self.in_body = False
@@ -170,7 +172,7 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         server = self.server
         server.connections.add(self)
-        peer = transport.get_extra_info("peername")
+        self.peer = peer = transport.get_extra_info("peername")
         self.client = str(peer[0]) if peer else ""
         count = server.per_client.get(self.client, 0)
         if count >= server.limits.max_per_client:
@@ -325,11 +327,13 @@ class _Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         request = self.request
         assert request is not None and self.transport is not None
-        request.method = self.parser.get_method().decode()
-        request.http_version = self.parser.get_http_version()
-        request.keep_alive = self.parser.should_keep_alive()
+        parser = self.parser
+        method = parser.get_method()
+        request.method = _METHODS.get(method) or _METHODS.setdefault(method, method.decode())
+        request.http_version = parser.get_http_version()
+        request.keep_alive = parser.should_keep_alive()
         request.server = self.server.address
-        request.client = self.transport.get_extra_info("peername")
+        request.client = self.peer
         admission = self.server.admission
         self.body_limit = admission.body_limit(request)
         length = request.headers.get("content-length", "")
@@ -355,29 +359,30 @@ class _Connection(asyncio.Protocol):
         self.in_body = False
         self.ready.append(request)
         if self.serving is None:
-            self.serving = asyncio.get_running_loop().create_task(self._serve())
+            self.serving = self.loop.create_task(self._serve())
 
     # -- serving ----------------------------------------------------------------------------
 
     async def _serve(self) -> None:
-        assert self.transport is not None
+        transport, server, ready = self.transport, self.server, self.ready
+        assert transport is not None
         try:
-            while self.ready and not self.transport.is_closing():
-                request = self.ready.pop(0)
-                self.server.in_flight += 1
+            while ready and not transport.is_closing():
+                request = ready.pop(0)
+                server.in_flight += 1
                 try:
-                    response = await self.server.handler(request)
+                    response = await server.handler(request)
                 except Exception:
                     log.exception("the request handler failed")
                     response = _text(500, "internal error")
                 finally:
-                    self.server.in_flight -= 1
+                    server.in_flight -= 1
                 keep_alive = request.keep_alive and not self.closing
-                if self.transport.is_closing():
+                if transport.is_closing():
                     return
-                self.transport.write(encode_response(response, keep_alive))
+                transport.write(encode_response(response, keep_alive))
                 if not keep_alive:
-                    self.transport.close()
+                    transport.close()
                     return
         finally:
             self.serving = None
@@ -403,6 +408,14 @@ class HttpServer:
         self.in_flight = 0
         self.address: tuple[str, int] = ("", 0)
 
+    async def listen(self, host: str, port: int) -> asyncio.Server:
+        """Accept connections on host:port (`serve` does, and stops them)."""
+        server = await asyncio.get_running_loop().create_server(
+            lambda: _Connection(self), host, port, backlog=2048, reuse_address=True)
+        self.address = (host, port)
+        log.info("listening on http://%s:%d", host, port)
+        return server
+
     async def serve(self, host: str, port: int, *, on_startup: Callable[[], Awaitable[None]] | None = None,
                     on_shutdown: Callable[[], Awaitable[None]] | None = None, grace_s: float = 10.0) -> None:
         """Start up, listen until SIGTERM or SIGINT, then stop accepting, let requests in
@@ -413,9 +426,7 @@ class HttpServer:
             loop.add_signal_handler(sig, stop.set)
         if on_startup:
             await on_startup()
-        server = await loop.create_server(lambda: _Connection(self), host, port, backlog=2048, reuse_address=True)
-        self.address = (host, port)
-        log.info("listening on http://%s:%d", host, port)
+        server = await self.listen(host, port)
         try:
             await stop.wait()
         finally:

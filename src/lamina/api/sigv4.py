@@ -2,22 +2,20 @@
 
 With no access keys configured (local development) any key is accepted: a 12-digit access
 key id selects that account, anything else the default account. With keys configured,
-every request must be signed by one of them. The canonical request is computed by
-botocore's own signer from the request as it arrived on the wire, so it matches the
-clients byte for byte (including the double-encoded path).
+every request must be signed by one of them. The string to sign is made from the request
+as it arrived on the wire, as botocore's own signer makes it (`sigv4_canonical`), so it
+matches the clients byte for byte (including the double-encoded path).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-
+from lamina.api.sigv4_canonical import string_to_sign
 from lamina.config import Config
 from lamina.credentials import SessionCredentials
 from lamina.errors import (
@@ -29,6 +27,12 @@ from lamina.errors import (
 
 _ACCOUNT_ID = re.compile(r"\d{12}")
 _CLOCK_SKEW = timedelta(minutes=15)
+_AMZ_DATE = re.compile(r"(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z")
+# An Authorization header ends with the signature, the one part that changes between requests.
+_SIGNATURE = ", Signature="
+_HEX = "0123456789abcdef"
+# Derived signing keys and open-mode callers are kept; clients choose their scopes, so only so many.
+_KEPT = 1024
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,11 @@ class Authenticator:
         self.default_region = config.default_region
         self.keys = config.keys_by_id
         self.sessions = sessions
+        self._default_caller = Caller(self.default_account, self.default_region)
+        # (secret, date, region, service) -> the SigV4 signing key: the same for a whole day.
+        self._signing_keys: dict[tuple[str, str, str, str], bytes] = {}
+        # An Authorization header but its signature -> the caller it names (open mode).
+        self._open_callers: dict[str, Caller] = {}
 
     def authenticate(self, method: str, raw_path: str, raw_query: str, headers: dict[str, str],
                      body: bytes, *, allow_sessions: bool = True) -> Caller:
@@ -109,11 +118,26 @@ class Authenticator:
 
     def _unchecked(self, header: str | None, session_token: str | None) -> Caller:
         if not header:
-            return Caller(self.default_account, self.default_region)
+            return self._default_caller
+        if not session_token:
+            # What open mode reads of a header does not depend on its signature when that is a
+            # plain hex string: the caller is kept by the rest of the header.
+            rest, marker, signature = header.rpartition(_SIGNATURE)
+            if marker and signature and not signature.strip(_HEX):
+                caller = self._open_callers.get(rest)
+                if caller is None:
+                    caller = self._open_caller(header, None)
+                    if len(self._open_callers) >= _KEPT:
+                        self._open_callers.clear()
+                    self._open_callers[rest] = caller
+                return caller
+        return self._open_caller(header, session_token)
+
+    def _open_caller(self, header: str, session_token: str | None) -> Caller:
         try:
             auth = parse_authorization(header)
         except IncompleteSignatureException:
-            return Caller(self.default_account, self.default_region)
+            return self._default_caller
         account = auth.access_key_id if _ACCOUNT_ID.fullmatch(auth.access_key_id) else self.default_account
         if session_token and self.sessions:
             account = self.sessions.account_of(auth.access_key_id, session_token) or account
@@ -122,7 +146,7 @@ class Authenticator:
     @staticmethod
     def _check_date(amz_date: str, auth: Authorization) -> None:
         try:
-            signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            signed_at = _parse_amz_date(amz_date)
         except ValueError:
             raise IncompleteSignatureException("Authorization header requires existence of either a "
                                                "'X-Amz-Date' or a 'Date' header.") from None
@@ -141,13 +165,30 @@ class Authenticator:
                 f"Signature not yet current: {amz_date} is still later than {(now + _CLOCK_SKEW).strftime(fmt)} "
                 f"({now.strftime(fmt)} + 15 min.)")
 
-    @staticmethod
-    def _signature(auth: Authorization, secret: str, method: str, raw_path: str, raw_query: str,
+    def _signature(self, auth: Authorization, secret: str, method: str, raw_path: str, raw_query: str,
                    headers: dict[str, str], body: bytes) -> str:
-        signed = {name: headers.get(name, "") for name in auth.signed_headers}
-        url = f"http://{headers.get('host', 'localhost')}{raw_path}" + (f"?{raw_query}" if raw_query else "")
-        request = AWSRequest(method=method, url=url, data=body, headers=signed)
-        request.context["timestamp"] = headers.get("x-amz-date", "")
-        signer = SigV4Auth(Credentials(auth.access_key_id, secret), auth.service, auth.region)
-        canonical = signer.canonical_request(request)
-        return signer.signature(signer.string_to_sign(request, canonical), request)
+        signing = string_to_sign(method, raw_path, raw_query, headers, body, auth.signed_headers,
+                                 auth.access_key_id, auth.region, auth.service)
+        key = self._signing_key(secret, headers.get("x-amz-date", "")[:8], auth.region, auth.service)
+        return hmac.new(key, signing.encode(), hashlib.sha256).hexdigest()
+
+    def _signing_key(self, secret: str, date: str, region: str, service: str) -> bytes:
+        """SigV4's kSigning, derived as botocore's `SigV4Auth.signature` does."""
+        scope = (secret, date, region, service)
+        key = self._signing_keys.get(scope)
+        if key is None:
+            key = f"AWS4{secret}".encode()
+            for part in (date, region, service, "aws4_request"):
+                key = hmac.digest(key, part.encode(), "sha256")
+            if len(self._signing_keys) >= _KEPT:
+                self._signing_keys.clear()
+            self._signing_keys[scope] = key
+        return key
+
+
+def _parse_amz_date(amz_date: str) -> datetime:
+    """`%Y%m%dT%H%M%SZ` as UTC; raises ValueError as strptime does."""
+    fields = _AMZ_DATE.fullmatch(amz_date)
+    if fields is None:  # not the plain form: strptime decides what it reads
+        return datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    return datetime(*map(int, fields.groups()), tzinfo=UTC)

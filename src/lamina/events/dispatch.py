@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from lamina.context import new_request_id
 from lamina.control.arns import FunctionRef
 from lamina.errors import AwsError, TooManyRequestsException
 from lamina.events.mapping_model import EventSourceMapping
@@ -70,7 +70,7 @@ class Dispatcher:
         delay = 0.05
         ref = FunctionRef(mapping.account_id, mapping.region, mapping.function_name, mapping.qualifier)
         while True:
-            request_id = str(uuid.uuid4())
+            request_id = new_request_id()
             try:
                 function, version_key, deployment = self.invoke.resolve(ref)
                 invocation = await self.invoke.run(function, version_key, deployment, payload, request_id,

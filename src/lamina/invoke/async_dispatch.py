@@ -12,7 +12,6 @@ import asyncio
 import logging
 import sqlite3
 import time
-import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 import orjson
 
 from lamina.backoff import exponential_delay
-from lamina.context import RequestContext
+from lamina.context import RequestContext, new_request_id
 from lamina.control.arns import LATEST, FunctionRef, function_arn, parse_function_ref
 from lamina.control.event_invoke_configs import effective_config
 from lamina.control.functions import FunctionService
@@ -98,7 +97,7 @@ class AsyncDispatcher:
         """An event from inside lamina (a Lambda destination); the caller has no request id."""
         ref = FunctionRef(account_id, region, name, qualifier)
         self.functions.find(ref)
-        await self._enqueue(str(uuid.uuid4()), ref, payload)
+        await self._enqueue(new_request_id(), ref, payload)
 
     async def _enqueue(self, request_id: str, ref: FunctionRef, payload: bytes) -> None:
         # Counted in the transaction that accepts the event, so the count survives kill -9 exactly.

@@ -48,6 +48,8 @@ THROTTLE_REASONS = {"capacity": "ConcurrentInvocationLimitExceeded", "scaling": 
 SYNC_PAYLOAD_LIMIT = 6_291_456
 CLIENT_CONTEXT_LIMIT = 3_583
 INVOKE_ASYNC_PAYLOAD_LIMIT = 262_144
+# How many parsed FunctionName/Qualifier pairs `InvokeService._target` keeps.
+TARGETS_KEPT = 4096
 
 
 class AsyncAcceptor(Protocol):
@@ -92,6 +94,8 @@ class InvokeService:
         self.provisioned: ProvisionedConcurrency | None = None
         # Set when asynchronous invocation is assembled (the dispatcher needs this service).
         self.async_events: AsyncAcceptor | None = None
+        # (account, region, FunctionName, Qualifier) -> what `_target` parsed from them.
+        self._targets: dict[tuple[str, str, str, str | None], tuple[FunctionRef, str]] = {}
         functions.listeners.append(self._deployment_changed)
 
     def _deployment_changed(self, function: Function, version_key: str) -> None:
@@ -130,11 +134,10 @@ class InvokeService:
                 f"Request must be smaller than {SYNC_PAYLOAD_LIMIT} bytes for the InvokeFunction operation")
         payload = check_json_payload(payload)
         client_context = _client_context(params.get("ClientContext"))
-        ref = parse_function_ref(ctx, params["FunctionName"], params.get("Qualifier"))
+        ref, invoked_arn = self._target(ctx, params["FunctionName"], params.get("Qualifier"))
         function, version_key, deployment = self.resolve(ref)
         if invocation_type == "DryRun":
             return {"StatusCode": 204}
-        invoked_arn = function_arn(function.region, function.account_id, function.name, ref.qualifier)
         outcome = await self.run(function, version_key, deployment, payload, ctx.request_id,
                                  invoked_arn=invoked_arn, client_context=client_context)
         result: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": outcome.executed_version,
@@ -144,6 +147,20 @@ class InvokeService:
         if params.get("LogType") == "Tail":
             result["LogResult"] = log_tail(outcome.log_events)
         return result
+
+    def _target(self, ctx: RequestContext, name: str, qualifier: str | None) -> tuple[FunctionRef, str]:
+        """The function a FunctionName and Qualifier name, and the ARN the invocation reports.
+        Only the parse is remembered, not the function: updates, deletes and alias moves are
+        seen by `resolve` on every call."""
+        key = (ctx.account_id, ctx.region, name, qualifier)
+        target = self._targets.get(key)
+        if target is None:
+            ref = parse_function_ref(ctx, name, qualifier)  # raises for bad names: those are not kept
+            target = (ref, function_arn(ref.region, ref.account_id, ref.name, ref.qualifier))
+            if len(self._targets) >= TARGETS_KEPT:  # names are client-chosen: keep only so many
+                self._targets.clear()
+            self._targets[key] = target
+        return target
 
     async def invoke_async(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         """The deprecated InvokeAsync operation: an Event invocation with a smaller limit."""
