@@ -1,8 +1,8 @@
 """Invoke: from an API call (or an in-process caller) to a result.
 
 The hot path: resolve the function in memory, check the payload, hand the event to the
-environment pool, then queue the log lines (no I/O) and answer. Nothing here touches the
-store or the disk.
+environment pool, then count it, queue its compact log record (no I/O, no rendering) and
+answer. Nothing here touches the store or the disk.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from lamina.invoke.limits import ConcurrencyLimiter
 from lamina.invoke.provisioned import ProvisionedConcurrency
 from lamina.invoke.report import invocation_log, log_tail
 from lamina.invoke.specs import SpecBuilder, network_mode
+from lamina.observability.invocation_log import InvocationLog
 from lamina.observability.log_store import LogStore
 from lamina.observability.metrics import Metrics
 from lamina.sandbox.admission import Busy
@@ -75,7 +76,12 @@ class Invocation:
     payload: bytes
     function_error: str | None  # "Unhandled" when the function (or its runtime) failed
     error_type: str | None
-    log_events: list[tuple[int, str]]
+    log: InvocationLog
+
+    @property
+    def log_events(self) -> list[tuple[int, str]]:
+        """The events it added to its stream, rendered now (for `LogType: Tail`)."""
+        return self.log.events()
 
 
 class InvokeService:
@@ -207,10 +213,10 @@ class InvokeService:
         if function.provisioned:
             count(account, region, name, "ProvisionedConcurrencyInvocations" if allocation
                   else "ProvisionedConcurrencySpilloverInvocations")
-        events = invocation_log(request_id, version_key, result, spec.memory_mb)
-        self.logs.append(function.account_id, function.region, spec.log_group, result.log_stream, events)
+        record = invocation_log(request_id, version_key, result, spec.memory_mb)
+        self.logs.record(function.account_id, function.region, spec.log_group, result.log_stream, record)
         return Invocation(request_id, version_key, result.payload,
-                          "Unhandled" if result.error_type else None, result.error_type, events)
+                          "Unhandled" if result.error_type else None, result.error_type, record)
 
 
 def check_json_payload(payload: bytes) -> bytes:
