@@ -185,8 +185,6 @@ class InvokeService:
         spec = allocation.spec if allocation else self.specs.spec_for(function, version_key, deployment)
         request = InvokeRequest(request_id=request_id, payload=payload,
                                 invoked_function_arn=invoked_arn or function.arn, client_context=client_context)
-        count = self.metrics.add
-        account, region, name = function.key
         try:
             slot = self.limiter.acquire(function)
             try:
@@ -201,18 +199,13 @@ class InvokeService:
                 raise
             self.limiter.release(slot)
         except TooManyRequestsException:
-            count(account, region, name, "Throttles")
+            self.metrics.counters(function.key).throttles += 1
             raise
         finally:
             if allocation:
                 self.provisioned.give_back(allocation)
-        count(account, region, name, "Invocations")
-        count(account, region, name, "Duration", result.duration_ms)
-        if result.error_type:
-            count(account, region, name, "Errors")
-        if function.provisioned:
-            count(account, region, name, "ProvisionedConcurrencyInvocations" if allocation
-                  else "ProvisionedConcurrencySpilloverInvocations")
+        self.metrics.counters(function.key).invoked(result.duration_ms, result.error_type is not None,
+                                                    bool(function.provisioned), allocation is not None)
         record = invocation_log(request_id, version_key, result, spec.memory_mb)
         self.logs.record(function.account_id, function.region, spec.log_group, result.log_stream, record)
         return Invocation(request_id, version_key, result.payload,
