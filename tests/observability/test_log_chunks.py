@@ -58,6 +58,15 @@ def test_report_builds_the_record_and_the_tail() -> None:
     assert quiet.started_ms == quiet.finished_ms
 
 
+def test_stored_sizes_are_the_rendered_lengths() -> None:
+    cold = _cold_timeout()
+    records = [cold, InvocationLog(RID, "$LATEST", 5, 6, 0.5, None, 128, 9, "error", "Runtime.ExitError", [], []),
+               InvocationLog(RID, "12", 5, 6, 9.995, 99.999, 10240, 10240, "error", "ValueError", [], cold.log),
+               InvocationLog(RID, "$LATEST", 5, 6, 12345.6789, None, 128, 1, "failure", "Sandbox.Failure", [], [])]
+    for record in records:
+        assert record.stored_chars() == sum(len(message) for _, message in record.events())
+
+
 def test_a_chunk_holds_records_and_raw_events_in_arrival_order() -> None:
     record = _cold_timeout()
     raw = [(3_000, "written\n"), (500, "by PutLogEvents")]

@@ -8,9 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from lamina.sandbox.spec import LogLine
+from typing import Any, Protocol
 
 EVENT_OVERHEAD_BYTES = 26  # as CloudWatch Logs counts an event's size
 # Upper bound of the START, END and REPORT lines without the ids: a size for buffer accounting.
@@ -18,6 +16,22 @@ PLATFORM_BYTES = 3 * EVENT_OVERHEAD_BYTES + 220
 PLATFORM_ERROR_PREFIXES = ("Runtime.", "Sandbox.", "Extension.")
 
 Event = tuple[int, str]  # (ms timestamp, message)
+
+
+class OutputLine(Protocol):
+    """A line of output as the sandbox reports it (`lamina.sandbox.spec.LogLine`)."""
+
+    @property
+    def timestamp_ms(self) -> int: ...
+
+    @property
+    def message(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLine:
+    timestamp_ms: int
+    message: str
 
 
 @dataclass(slots=True)
@@ -32,8 +46,8 @@ class InvocationLog:
     max_memory_used_mb: int
     status: str  # InvokeResult.status
     error_type: str | None
-    init_log: Sequence[LogLine]  # lines before START on a cold start (not copied: the result's own)
-    log: Sequence[LogLine]  # the function's output and the platform's lines about it
+    init_log: Sequence[OutputLine]  # lines before START on a cold start (not copied: the result's own)
+    log: Sequence[OutputLine]  # the function's output and the platform's lines about it
     output_chars: int = field(init=False)  # of the lines in `init_log` and `log`, without newlines
 
     def __post_init__(self) -> None:
@@ -78,17 +92,33 @@ class InvocationLog:
 
     def stored_chars(self) -> int:
         """The length of all its messages, as DescribeLogStreams counts storedBytes."""
-        platform = (len(self.request_id) * 2 + len(self.version) + 44  # START and END with their newlines
-                    + len(self.report_line()) + 1)
-        return self.output_chars + len(self.init_log) + len(self.log) + platform
+        return (self.output_chars + len(self.init_log) + len(self.log)
+                + len(self.request_id) * 2 + len(self.version) + 44  # START and END with their newlines
+                + self._report_chars() + 1)
+
+    def _report_chars(self) -> int:
+        """len(report_line()), counted without rendering it (a flush does this per invocation)."""
+        chars = (92 + len(self.request_id) + len(f"{self.duration_ms:.2f}") + len(str(self.billed_duration_ms()))
+                 + len(str(self.memory_mb)) + len(str(self.max_memory_used_mb)))
+        if self.init_duration_ms is not None:
+            chars += 19 + len(f"{self.init_duration_ms:.2f}")
+        if self.status == "timeout":
+            chars += 16
+        elif (self.status in ("error", "failure") and self.error_type
+              and self.error_type.startswith(PLATFORM_ERROR_PREFIXES)):
+            chars += 27 + len(self.error_type)
+        return chars
 
     def time_range(self) -> tuple[int, int]:
         """The earliest and latest timestamps of its events."""
         low, high = self.started_ms, self.finished_ms
         for lines in (self.init_log, self.log):
             for line in lines:
-                low = min(low, line.timestamp_ms)
-                high = max(high, line.timestamp_ms)
+                ts = line.timestamp_ms
+                if ts < low:
+                    low = ts
+                elif ts > high:
+                    high = ts
         return low, high
 
     def encode(self) -> tuple[Any, ...]:
@@ -101,5 +131,5 @@ class InvocationLog:
     @classmethod
     def decode(cls, values: list[Any]) -> InvocationLog:
         *head, init_log, log = values
-        return cls(*head, [LogLine(ts, message) for ts, message in init_log],
-                   [LogLine(ts, message) for ts, message in log])
+        return cls(*head, [StoredLine(ts, message) for ts, message in init_log],
+                   [StoredLine(ts, message) for ts, message in log])

@@ -60,22 +60,23 @@ def encode(entries: Sequence[Entry]) -> Chunk:
     low, high = 1 << 62, -(1 << 62)
     encoded = []
     for entry in entries:
-        if isinstance(entry, InvocationLog):
+        if type(entry) is InvocationLog:
             count += entry.event_count
             chars += entry.stored_chars()
             if entry.log or entry.init_log:
                 first, last = entry.time_range()
             else:
                 first, last = entry.started_ms, entry.finished_ms
-            low = min(low, first)
-            high = max(high, last)
             encoded.append((INVOCATION, *entry.encode()))
         else:
             count += len(entry)
             chars += sum(len(message) for _, message in entry)
-            low = min(low, *(ts for ts, _ in entry))
-            high = max(high, *(ts for ts, _ in entry))
+            first, last = min(ts for ts, _ in entry), max(ts for ts, _ in entry)
             encoded.append((RAW, *entry))
+        if first < low:
+            low = first
+        if last > high:
+            high = last
     return Chunk(count, low, high, chars, orjson.dumps(encoded))
 
 
