@@ -29,6 +29,8 @@ CREATE INDEX IF NOT EXISTS log_chunks_by_stream ON log_chunks (account, region, 
 CREATE INDEX IF NOT EXISTS log_chunks_by_group ON log_chunks (account, region, log_group, min_ts);
 """
 
+MIGRATED_CHUNK_EVENTS = 5_000  # at most, in a chunk made of an earlier version's events
+
 # An encoded entry starts with its kind.
 RAW, INVOCATION = 0, 1
 
@@ -112,11 +114,12 @@ def migrate_legacy_events(db: sqlite3.Connection) -> int:
         db.execute("INSERT INTO log_chunks (id, account, region, log_group, log_stream, count, min_ts, max_ts, "
                    "ingestion, data) VALUES (?,?,?,?,?,?,?,?,?,?)",
                    (run[-1][0], *first[1:5], len(run), min(ts for ts, _ in events), max(ts for ts, _ in events),
-                    max(r[6] for r in run), orjson.dumps([(RAW, *events)])))
+                    first[6], orjson.dumps([(RAW, *events)])))
 
     # A chunk holds consecutive ids of one stream with one ingestion time (CloudWatch's).
     for row in rows:
-        if run and (row[1:5] != run[-1][1:5] or row[0] != run[-1][0] + 1 or row[6] != run[-1][6]):
+        if run and (row[1:5] != run[-1][1:5] or row[0] != run[-1][0] + 1 or row[6] != run[-1][6]
+                    or len(run) == MIGRATED_CHUNK_EVENTS):
             write_run()
             run = []
         run.append(row)
