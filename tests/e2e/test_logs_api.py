@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from helpers import LaminaServer, create_python_function, make_zip
+
 
 @pytest.fixture
 def logs(lam):
@@ -94,3 +96,36 @@ def test_cli_reads_logs(lam):
                           logEvents=[{"timestamp": int(time.time() * 1000), "message": "hello from cli"}])
     out = json.loads(lam.cli("logs", "filter-log-events", "--log-group-name", "cli").stdout)
     assert [e["message"] for e in out["events"]] == ["hello from cli"]
+
+
+def test_function_logs_survive_a_restart(tmp_path):
+    server = LaminaServer(tmp_path / "data").start()
+    try:
+        create_python_function(server.client(), "kept", zip_bytes=make_zip(
+            {"app.py": "def handler(event, context):\n    print('kept line')\n"}))
+        server.client().invoke(FunctionName="kept")
+        logs = server.client("logs")
+        before = logs.filter_log_events(logGroupName="/aws/lambda/kept")["events"]
+        stream = before[0]["logStreamName"]
+        head = logs.get_log_events(logGroupName="/aws/lambda/kept", logStreamName=stream, startFromHead=True)
+    finally:
+        server.stop()
+    server.start()
+    try:
+        logs = server.client("logs")
+        assert logs.filter_log_events(logGroupName="/aws/lambda/kept")["events"] == before
+        assert "kept line\n" in [e["message"] for e in before]
+        request_id = server.client().invoke(FunctionName="kept")["ResponseMetadata"]["RequestId"]
+        streams = logs.describe_log_streams(logGroupName="/aws/lambda/kept")["logStreams"]
+        new_stream = next(s["logStreamName"] for s in streams if s["logStreamName"] != stream)
+        # A token taken before the restart still reads on from where it was.
+        again = logs.get_log_events(logGroupName="/aws/lambda/kept", logStreamName=stream,
+                                    nextToken=head["nextForwardToken"])
+        assert again["events"] == []
+        after = logs.filter_log_events(logGroupName="/aws/lambda/kept")["events"]
+        assert after[:len(before)] == before
+        assert [e["logStreamName"] for e in after[len(before):]] == [new_stream] * (len(after) - len(before))
+        assert any(e["message"].startswith(f"REPORT RequestId: {request_id}") for e in after[len(before):])
+        assert len({e["eventId"] for e in after}) == len(after)
+    finally:
+        server.stop()
