@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 EVENT_OVERHEAD_BYTES = 26  # as CloudWatch Logs counts an event's size
-# Upper bound of the START, END and REPORT lines without the ids: a size for buffer accounting.
+# About what START, END and REPORT add to the log buffer, ids and overhead included (for its bound).
 PLATFORM_BYTES = 3 * EVENT_OVERHEAD_BYTES + 220
 PLATFORM_ERROR_PREFIXES = ("Runtime.", "Sandbox.", "Extension.")
 
@@ -97,7 +97,8 @@ class InvocationLog:
                 + self._report_chars() + 1)
 
     def _report_chars(self) -> int:
-        """len(report_line()), counted without rendering it (a flush does this per invocation)."""
+        """len(report_line()), counted without rendering it (a flush does this per invocation);
+        the constants are the lengths of report_line()'s fixed text (tests compare the two)."""
         chars = (92 + len(self.request_id) + len(f"{self.duration_ms:.2f}") + len(str(self.billed_duration_ms()))
                  + len(str(self.memory_mb)) + len(str(self.max_memory_used_mb)))
         if self.init_duration_ms is not None:
