@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 
@@ -129,3 +130,21 @@ def test_function_logs_survive_a_restart(tmp_path):
         assert len({e["eventId"] for e in after}) == len(after)
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("token", ["f/99999999999999999999", "b/99999999999999999999", "f/²", "x/1"])
+def test_get_log_events_refuses_tokens_it_never_gave(logs, token):
+    logs.create_log_group(logGroupName="g")
+    logs.create_log_stream(logGroupName="g", logStreamName="s")
+    with pytest.raises(logs.exceptions.InvalidParameterException) as excinfo:
+        logs.get_log_events(logGroupName="g", logStreamName="s", nextToken=token)
+    assert excinfo.value.response["Error"]["Message"] == "The specified nextToken is invalid."
+
+
+def test_filter_log_events_refuses_tokens_it_never_gave(logs):
+    logs.create_log_group(logGroupName="g")
+    huge = base64.urlsafe_b64encode(b"99999999999999999999").decode()
+    for token in (f"{huge}.{huge}", "MQ==.", "not a token"):
+        with pytest.raises(logs.exceptions.InvalidParameterException) as excinfo:
+            logs.filter_log_events(logGroupName="g", nextToken=token)
+        assert excinfo.value.response["Error"]["Message"] == "The specified nextToken is invalid."
