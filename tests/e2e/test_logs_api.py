@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 
 import pytest
+
+from helpers import LaminaServer, create_python_function, make_zip
 
 
 @pytest.fixture
@@ -94,3 +97,54 @@ def test_cli_reads_logs(lam):
                           logEvents=[{"timestamp": int(time.time() * 1000), "message": "hello from cli"}])
     out = json.loads(lam.cli("logs", "filter-log-events", "--log-group-name", "cli").stdout)
     assert [e["message"] for e in out["events"]] == ["hello from cli"]
+
+
+def test_function_logs_survive_a_restart(tmp_path):
+    server = LaminaServer(tmp_path / "data").start()
+    try:
+        create_python_function(server.client(), "kept", zip_bytes=make_zip(
+            {"app.py": "def handler(event, context):\n    print('kept line')\n"}))
+        server.client().invoke(FunctionName="kept")
+        logs = server.client("logs")
+        before = logs.filter_log_events(logGroupName="/aws/lambda/kept")["events"]
+        stream = before[0]["logStreamName"]
+        head = logs.get_log_events(logGroupName="/aws/lambda/kept", logStreamName=stream, startFromHead=True)
+    finally:
+        server.stop()
+    server.start()
+    try:
+        logs = server.client("logs")
+        assert logs.filter_log_events(logGroupName="/aws/lambda/kept")["events"] == before
+        assert "kept line\n" in [e["message"] for e in before]
+        request_id = server.client().invoke(FunctionName="kept")["ResponseMetadata"]["RequestId"]
+        streams = logs.describe_log_streams(logGroupName="/aws/lambda/kept")["logStreams"]
+        new_stream = next(s["logStreamName"] for s in streams if s["logStreamName"] != stream)
+        # A token taken before the restart still reads on from where it was.
+        again = logs.get_log_events(logGroupName="/aws/lambda/kept", logStreamName=stream,
+                                    nextToken=head["nextForwardToken"])
+        assert again["events"] == []
+        after = logs.filter_log_events(logGroupName="/aws/lambda/kept")["events"]
+        assert after[:len(before)] == before
+        assert [e["logStreamName"] for e in after[len(before):]] == [new_stream] * (len(after) - len(before))
+        assert any(e["message"].startswith(f"REPORT RequestId: {request_id}") for e in after[len(before):])
+        assert len({e["eventId"] for e in after}) == len(after)
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("token", ["f/99999999999999999999", "b/99999999999999999999", "f/²", "x/1"])
+def test_get_log_events_refuses_tokens_it_never_gave(logs, token):
+    logs.create_log_group(logGroupName="g")
+    logs.create_log_stream(logGroupName="g", logStreamName="s")
+    with pytest.raises(logs.exceptions.InvalidParameterException) as excinfo:
+        logs.get_log_events(logGroupName="g", logStreamName="s", nextToken=token)
+    assert excinfo.value.response["Error"]["Message"] == "The specified nextToken is invalid."
+
+
+def test_filter_log_events_refuses_tokens_it_never_gave(logs):
+    logs.create_log_group(logGroupName="g")
+    huge = base64.urlsafe_b64encode(b"99999999999999999999").decode()
+    for token in (f"{huge}.{huge}", "MQ==.", "not a token"):
+        with pytest.raises(logs.exceptions.InvalidParameterException) as excinfo:
+            logs.filter_log_events(logGroupName="g", nextToken=token)
+        assert excinfo.value.response["Error"]["Message"] == "The specified nextToken is invalid."

@@ -1,8 +1,8 @@
 """Invoke: from an API call (or an in-process caller) to a result.
 
 The hot path: resolve the function in memory, check the payload, hand the event to the
-environment pool, then queue the log lines (no I/O) and answer. Nothing here touches the
-store or the disk.
+environment pool, then count it, queue its compact log record (no I/O, no rendering) and
+answer. Nothing here touches the store or the disk.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from lamina.invoke.limits import ConcurrencyLimiter
 from lamina.invoke.provisioned import ProvisionedConcurrency
 from lamina.invoke.report import invocation_log, log_tail
 from lamina.invoke.specs import SpecBuilder, network_mode
+from lamina.observability.invocation_log import InvocationLog
 from lamina.observability.log_store import LogStore
 from lamina.observability.metrics import Metrics
 from lamina.sandbox.admission import Busy
@@ -77,7 +78,12 @@ class Invocation:
     payload: bytes
     function_error: str | None  # "Unhandled" when the function (or its runtime) failed
     error_type: str | None
-    log_events: list[tuple[int, str]]
+    log: InvocationLog
+
+    @property
+    def log_events(self) -> list[tuple[int, str]]:
+        """The events it added to its stream, rendered now (for `LogType: Tail`)."""
+        return self.log.events()
 
 
 class InvokeService:
@@ -196,8 +202,6 @@ class InvokeService:
         spec = allocation.spec if allocation else self.specs.spec_for(function, version_key, deployment)
         request = InvokeRequest(request_id=request_id, payload=payload,
                                 invoked_function_arn=invoked_arn or function.arn, client_context=client_context)
-        count = self.metrics.add
-        account, region, name = function.key
         try:
             slot = self.limiter.acquire(function)
             try:
@@ -212,22 +216,17 @@ class InvokeService:
                 raise
             self.limiter.release(slot)
         except TooManyRequestsException:
-            count(account, region, name, "Throttles")
+            self.metrics.counters(function.key).throttles += 1
             raise
         finally:
             if allocation:
                 self.provisioned.give_back(allocation)
-        count(account, region, name, "Invocations")
-        count(account, region, name, "Duration", result.duration_ms)
-        if result.error_type:
-            count(account, region, name, "Errors")
-        if function.provisioned:
-            count(account, region, name, "ProvisionedConcurrencyInvocations" if allocation
-                  else "ProvisionedConcurrencySpilloverInvocations")
-        events = invocation_log(request_id, version_key, result, spec.memory_mb)
-        self.logs.append(function.account_id, function.region, spec.log_group, result.log_stream, events)
+        self.metrics.counters(function.key).invoked(result.duration_ms, result.error_type is not None,
+                                                    bool(function.provisioned), allocation is not None)
+        record = invocation_log(request_id, version_key, result, spec.memory_mb)
+        self.logs.record(function.account_id, function.region, spec.log_group, result.log_stream, record)
         return Invocation(request_id, version_key, result.payload,
-                          "Unhandled" if result.error_type else None, result.error_type, events)
+                          "Unhandled" if result.error_type else None, result.error_type, record)
 
 
 def check_json_payload(payload: bytes) -> bytes:

@@ -1,8 +1,10 @@
 """Function logs in the CloudWatch Logs model: groups, streams and events.
 
-Appending is the invoke path's only contact with logs, so it does no I/O: events go into
-an in-memory buffer that a background task commits in batches, one transaction each.
-Reads flush the buffer first, so a caller always sees what was appended before it asked.
+Appending is the invoke path's only contact with logs, so it does no I/O and no rendering:
+an invocation's compact record (`InvocationLog`), or events written as they are, go into an
+in-memory buffer that a background task commits in batches, one transaction each and one
+chunk row per stream (`log_chunks`). Reads flush the buffer first, so a caller always sees
+what was appended before it asked, and render the events from the chunks.
 
 The buffer is bounded (MAX_BUFFERED_BYTES). While the store fails, writes are retried with
 back-off and what is appended is kept until the buffer is full; beyond that new events are
@@ -17,10 +19,12 @@ import logging
 import sqlite3
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from lamina.backoff import exponential_delay
+from lamina.observability import log_chunks
+from lamina.observability.invocation_log import EVENT_OVERHEAD_BYTES, Event, InvocationLog
+from lamina.observability.log_chunks import Entry, LogEvent
 from lamina.store.state import StateStore, transaction
 
 log = logging.getLogger("lamina.logs")
@@ -37,33 +41,20 @@ CREATE TABLE IF NOT EXISTS log_streams (
     stored_bytes INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (account, region, log_group, name)
 );
-CREATE TABLE IF NOT EXISTS log_events (
-    id INTEGER PRIMARY KEY,
-    account TEXT NOT NULL, region TEXT NOT NULL, log_group TEXT NOT NULL, log_stream TEXT NOT NULL,
-    timestamp INTEGER NOT NULL, ingestion INTEGER NOT NULL, message TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS log_events_by_stream ON log_events (account, region, log_group, log_stream, id);
-CREATE INDEX IF NOT EXISTS log_events_by_group ON log_events (account, region, log_group, timestamp);
-"""
+""" + log_chunks.SCHEMA
 
 FLUSH_INTERVAL_SECONDS = 0.2
-FLUSH_BATCH = 5_000
+FLUSH_BATCH = 5_000  # events: a flush starts early when this many wait
+# A flush starts early too when this much waits: invocation records hold on to the results'
+# output lines until then, so a burst of chatty invocations is written out in slices.
+FLUSH_BYTES = 4 << 20
 MAX_BUFFERED_BYTES = 64 << 20
-EVENT_OVERHEAD_BYTES = 26  # as CloudWatch Logs counts an event's size
 MAX_RETRY_SECONDS = 30.0
 DROP_WARNING_SECONDS = 60.0
 
+__all__ = ["LogEvent", "LogStore"]
 
-@dataclass(frozen=True)
-class LogEvent:
-    id: int
-    stream: str
-    timestamp: int
-    ingestion: int
-    message: str
-
-
-Batch = tuple[str, str, str, str, Sequence[tuple[int, str]]]
+Batch = tuple[str, str, str, str, Entry]  # account, region, group, stream, entry
 
 
 class LogStore:
@@ -88,6 +79,9 @@ class LogStore:
         return self._pending_bytes + self._writing_bytes
 
     async def start(self) -> None:
+        moved = await self.store.run(_migrate)
+        if moved:
+            log.info("moved %d log events of an earlier version into log chunks", moved)
         self._flusher = asyncio.create_task(self._flush_forever())
 
     async def close(self) -> None:
@@ -104,18 +98,24 @@ class LogStore:
 
     # ------------------------------------------------------------ writing
 
-    def append(self, account: str, region: str, group: str, stream: str, events: Sequence[tuple[int, str]]) -> None:
+    def append(self, account: str, region: str, group: str, stream: str, events: Sequence[Event]) -> None:
         """Queue events (timestamp in ms, message) for `group`/`stream`, creating both as needed."""
-        if not events:
+        if events:
+            self._queue((account, region, group, stream, events), len(events), _size(events))
+
+    def record(self, account: str, region: str, group: str, stream: str, invocation: InvocationLog) -> None:
+        """Queue an invocation's events, rendered only when read."""
+        self._queue((account, region, group, stream, invocation), invocation.event_count,
+                    invocation.approximate_bytes())
+
+    def _queue(self, batch: Batch, events: int, size: int) -> None:
+        if self._pending_bytes + self._writing_bytes + size > MAX_BUFFERED_BYTES:
+            self._drop(events)
             return
-        size = _size(events)
-        if self.buffered_bytes + size > MAX_BUFFERED_BYTES:
-            self._drop(len(events))
-            return
-        self._buffer.append((account, region, group, stream, events))
-        self._buffered_events += len(events)
+        self._buffer.append(batch)
+        self._buffered_events += events
         self._pending_bytes += size
-        if self._buffered_events >= FLUSH_BATCH:
+        if self._buffered_events >= FLUSH_BATCH or self._pending_bytes >= FLUSH_BYTES:
             self._wake.set()
 
     def _drop(self, count: int) -> None:
@@ -160,7 +160,7 @@ class LogStore:
                 await self.store.run(_write, batches, int(time.time() * 1000))
             except BaseException:
                 self._buffer[:0] = batches  # keep them for the next attempt
-                self._buffered_events += sum(len(b[4]) for b in batches)
+                self._buffered_events += sum(_event_count(b[4]) for b in batches)
                 self._pending_bytes += self._writing_bytes
                 raise
             finally:
@@ -188,7 +188,7 @@ class LogStore:
                                    (account, region, name)).rowcount
                 db.execute("DELETE FROM log_streams WHERE account=? AND region=? AND log_group=?",
                            (account, region, name))
-                db.execute("DELETE FROM log_events WHERE account=? AND region=? AND log_group=?",
+                db.execute("DELETE FROM log_chunks WHERE account=? AND region=? AND log_group=?",
                            (account, region, name))
             return found == 1
 
@@ -212,7 +212,7 @@ class LogStore:
             with transaction(db):
                 found = db.execute("DELETE FROM log_streams WHERE account=? AND region=? AND log_group=? AND name=?",
                                    (account, region, group, name)).rowcount
-                db.execute("DELETE FROM log_events WHERE account=? AND region=? AND log_group=? AND log_stream=?",
+                db.execute("DELETE FROM log_chunks WHERE account=? AND region=? AND log_group=? AND log_stream=?",
                            (account, region, group, name))
             return found == 1
 
@@ -268,16 +268,38 @@ class LogStore:
                             limit: int, newest: bool = False) -> list[LogEvent]:
         """Events of one stream in id (arrival) order. `newest` takes the last `limit` events."""
         await self.flush()
-        sql = ["SELECT id, log_stream, timestamp, ingestion, message FROM log_events "
+        descending = newest or before_id is not None
+        sql = ["SELECT log_stream, id, count, ingestion, data FROM log_chunks "
                "WHERE account=? AND region=? AND log_group=? AND log_stream=?"]
         args: list[Any] = [account, region, group, stream]
-        _bounds(sql, args, after_id, before_id, start, end)
-        descending = newest or before_id is not None
-        sql.append(f"ORDER BY id {'DESC' if descending else 'ASC'} LIMIT ?")
-        args.append(limit)
-        rows = await self.store.run(lambda db: db.execute(" ".join(sql), args).fetchall())
-        events = [LogEvent(*row) for row in rows]
-        return events[::-1] if descending else events
+        if after_id is not None:
+            sql.append("AND id > ?")
+            args.append(after_id)
+        if before_id is not None:
+            sql.append("AND id - count + 1 < ?")
+            args.append(before_id)
+        _time_bounds(sql, args, start, end)
+        sql.append(f"ORDER BY id {'DESC' if descending else 'ASC'}")
+
+        def wanted(event: LogEvent) -> bool:
+            return ((after_id is None or event.id > after_id) and (before_id is None or event.id < before_id)
+                    and (start is None or event.timestamp >= start) and (end is None or event.timestamp <= end))
+
+        def _read(db: sqlite3.Connection) -> list[LogEvent]:
+            found: list[LogEvent] = []
+            for row in db.execute(" ".join(sql), args):
+                events = [e for e in log_chunks.chunk_events(row) if wanted(e)]
+                if descending:
+                    found[:0] = events
+                    if len(found) >= limit:
+                        return found[len(found) - limit:]
+                else:
+                    found += events
+                    if len(found) >= limit:
+                        return found[:limit]
+            return found
+
+        return await self.store.run(_read)
 
     async def group_events(self, account: str, region: str, group: str, *, streams: Sequence[str] | None = None,
                            stream_prefix: str | None = None, start: int | None = None, end: int | None = None,
@@ -285,7 +307,7 @@ class LogStore:
         """Events of a group across streams, ordered by (timestamp, arrival); `after` is the
         (timestamp, id) of the last event the caller has seen."""
         await self.flush()
-        sql = ["SELECT id, log_stream, timestamp, ingestion, message FROM log_events "
+        sql = ["SELECT log_stream, id, count, ingestion, data, min_ts FROM log_chunks "
                "WHERE account=? AND region=? AND log_group=?"]
         args: list[Any] = [account, region, group]
         if streams:
@@ -294,44 +316,69 @@ class LogStore:
         if stream_prefix:
             sql.append("AND substr(log_stream, 1, ?) = ?")
             args.extend([len(stream_prefix), stream_prefix])
-        _bounds(sql, args, None, None, start, end)
-        if after is not None:
-            sql.append("AND (timestamp > ? OR (timestamp = ? AND id > ?))")
-            args.extend([after[0], after[0], after[1]])
-        sql.append("ORDER BY timestamp, id LIMIT ?")
-        args.append(limit)
-        rows = await self.store.run(lambda db: db.execute(" ".join(sql), args).fetchall())
-        return [LogEvent(*row) for row in rows]
+        _time_bounds(sql, args, start if after is None else max(after[0], start or after[0]), end)
+        sql.append("ORDER BY min_ts")
+
+        def wanted(event: LogEvent) -> bool:
+            return ((start is None or event.timestamp >= start) and (end is None or event.timestamp <= end)
+                    and (after is None or (event.timestamp, event.id) > after))
+
+        def _read(db: sqlite3.Connection) -> list[LogEvent]:
+            found: list[LogEvent] = []
+            for row in db.execute(" ".join(sql), args):
+                # Chunks come by their earliest event: once `limit` events are found that are all
+                # earlier than this chunk's earliest, no later chunk can displace them.
+                if len(found) >= limit and row[5] > found[-1].timestamp:
+                    break
+                found += (e for e in log_chunks.chunk_events(row[:5]) if wanted(e))
+                if len(found) >= limit:
+                    found.sort(key=_time_order)
+                    del found[limit:]
+            found.sort(key=_time_order)
+            return found
+
+        return await self.store.run(_read)
 
 
-def _bounds(sql: list[str], args: list[Any], after_id: int | None, before_id: int | None, start: int | None,
-            end: int | None) -> None:
-    if after_id is not None:
-        sql.append("AND id > ?")
-        args.append(after_id)
-    if before_id is not None:
-        sql.append("AND id < ?")
-        args.append(before_id)
+def _time_order(event: LogEvent) -> tuple[int, int]:
+    return event.timestamp, event.id
+
+
+def _time_bounds(sql: list[str], args: list[Any], start: int | None, end: int | None) -> None:
+    """Only chunks with an event that may be within [start, end]."""
     if start is not None:
-        sql.append("AND timestamp >= ?")
+        sql.append("AND max_ts >= ?")
         args.append(start)
     if end is not None:
-        sql.append("AND timestamp <= ?")
+        sql.append("AND min_ts <= ?")
         args.append(end)
 
 
-def _size(events: Sequence[tuple[int, str]]) -> int:
+def _size(events: Sequence[Event]) -> int:
     return sum(len(message) + EVENT_OVERHEAD_BYTES for _, message in events)
 
 
-def _write(db: sqlite3.Connection, batches: list[Batch], now_ms: int) -> None:
+def _event_count(entry: Entry) -> int:
+    return entry.event_count if isinstance(entry, InvocationLog) else len(entry)
+
+
+def _migrate(db: sqlite3.Connection) -> int:
     with transaction(db):
-        for account, region, group, stream, events in batches:
+        return log_chunks.migrate_legacy_events(db)
+
+
+def _write(db: sqlite3.Connection, batches: list[Batch], now_ms: int) -> None:
+    by_stream: dict[tuple[str, str, str, str], list[Entry]] = {}
+    for account, region, group, stream, entry in batches:
+        by_stream.setdefault((account, region, group, stream), []).append(entry)
+    with transaction(db):
+        last_id = db.execute("SELECT COALESCE(MAX(id), 0) FROM log_chunks").fetchone()[0]
+        for key, entries in by_stream.items():
+            account, region, group, _ = key
+            chunk = log_chunks.encode(entries)
+            last_id += chunk.count
             db.execute("INSERT OR IGNORE INTO log_groups (account, region, name, created) VALUES (?,?,?,?)",
                        (account, region, group, now_ms))
-            first = min(ts for ts, _ in events)
-            last = max(ts for ts, _ in events)
-            size = sum(len(message) for _, message in events)
             db.execute(
                 "INSERT INTO log_streams (account, region, log_group, name, created, first_event, last_event, "
                 "last_ingestion, stored_bytes) VALUES (?,?,?,?,?,?,?,?,?) "
@@ -339,8 +386,7 @@ def _write(db: sqlite3.Connection, batches: list[Batch], now_ms: int) -> None:
                 "first_event = MIN(COALESCE(first_event, excluded.first_event), excluded.first_event), "
                 "last_event = MAX(COALESCE(last_event, excluded.last_event), excluded.last_event), "
                 "last_ingestion = excluded.last_ingestion, stored_bytes = stored_bytes + excluded.stored_bytes",
-                (account, region, group, stream, now_ms, first, last, now_ms, size))
-            db.executemany(
-                "INSERT INTO log_events (account, region, log_group, log_stream, timestamp, ingestion, message) "
-                "VALUES (?,?,?,?,?,?,?)",
-                [(account, region, group, stream, ts, now_ms, message) for ts, message in events])
+                (*key, now_ms, chunk.min_ts, chunk.max_ts, now_ms, chunk.stored_chars))
+            db.execute("INSERT INTO log_chunks (id, account, region, log_group, log_stream, count, min_ts, max_ts, "
+                       "ingestion, data) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                       (last_id, *key, chunk.count, chunk.min_ts, chunk.max_ts, now_ms, chunk.data))

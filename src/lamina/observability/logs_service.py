@@ -21,6 +21,7 @@ SCAN_CHUNK = 5_000
 # PutLogEvents accepts events from 14 days in the past to 2 hours in the future (AWS's limits).
 ACCEPTED_PAST_MS = 14 * 24 * 3600 * 1000
 ACCEPTED_FUTURE_MS = 2 * 3600 * 1000
+MAX_TOKEN_VALUE = 2**63 - 1  # event tokens hold event ids and timestamps: SQLite integers
 
 
 def _error(code: str) -> type[AwsError]:
@@ -63,7 +64,10 @@ def _position(position: tuple[int, int]) -> str:
 
 def _unposition(token: str) -> tuple[int, int]:
     timestamp, _, event_id = token.partition(".")
-    return _untoken(timestamp), _untoken(event_id)
+    position = _untoken(timestamp), _untoken(event_id)
+    if not all(abs(value) <= MAX_TOKEN_VALUE for value in position):
+        raise InvalidParameterException("The specified nextToken is invalid.")
+    return position
 
 
 def _within_accepted_window(events: list[tuple[int, str]], now: int
@@ -196,7 +200,8 @@ class LogsService:
         token = params.get("nextToken")
         if token:
             direction, _, position = token.partition("/")
-            if direction not in ("f", "b") or not position.isdigit():
+            if (direction not in ("f", "b") or not (position.isascii() and position.isdigit())
+                    or int(position) > MAX_TOKEN_VALUE):
                 raise InvalidParameterException("The specified nextToken is invalid.")
             key = "after_id" if direction == "f" else "before_id"
             events = await self.logs.stream_events(ctx.account_id, ctx.region, group, stream,

@@ -1,6 +1,9 @@
 """Lambda's CloudWatch metrics (namespace AWS/Lambda), counted in memory on the request
 path and written to the store in the background, so counts survive restarts.
 
+The invoke path counts into one `FunctionCounters` per function: a few integer adds per
+invocation, turned into the metrics' aggregates only when read or written.
+
 A count that must agree exactly with durable state even across kill -9 (events accepted)
 is written in the caller's own transaction instead: `durable_add`, then `durable_added`."""
 
@@ -48,6 +51,49 @@ class Aggregate:
 
 
 Key = tuple[str, str, str, str]
+FunctionKey = tuple[str, str, str]  # account, region, function
+
+
+@dataclass(slots=True)
+class FunctionCounters:
+    """What the invoke path counts for one function since its counters were last drained."""
+
+    invocations: int = 0
+    errors: int = 0
+    throttles: int = 0
+    provisioned: int = 0  # invocations on provisioned concurrency
+    spillover: int = 0  # invocations of a function with provisioned concurrency that got none
+    duration_total: float = 0.0
+    duration_max: float = 0.0  # meaningful once `invocations` > 0
+
+    def invoked(self, duration_ms: float, failed: bool, has_provisioned: bool, on_provisioned: bool) -> None:
+        self.invocations += 1
+        self.duration_total += duration_ms
+        if duration_ms > self.duration_max or self.invocations == 1:
+            self.duration_max = duration_ms
+        if failed:
+            self.errors += 1
+        if has_provisioned:
+            if on_provisioned:
+                self.provisioned += 1
+            else:
+                self.spillover += 1
+
+    def aggregates(self) -> dict[str, Aggregate]:
+        """The counts as the metrics they are, leaving out those with nothing counted."""
+        counts = {"Invocations": self.invocations, "Errors": self.errors, "Throttles": self.throttles,
+                  "ProvisionedConcurrencyInvocations": self.provisioned,
+                  "ProvisionedConcurrencySpilloverInvocations": self.spillover}
+        result = {name: Aggregate(float(n), n, 1.0) for name, n in counts.items() if n}
+        if self.invocations:
+            result["Duration"] = Aggregate(self.duration_total, self.invocations, self.duration_max)
+        return result
+
+    def drain(self) -> dict[str, Aggregate]:
+        aggregates = self.aggregates()
+        self.invocations = self.errors = self.throttles = self.provisioned = self.spillover = 0
+        self.duration_total = self.duration_max = 0.0
+        return aggregates
 
 
 class Metrics:
@@ -56,6 +102,7 @@ class Metrics:
         self.store = store
         self._persisted: dict[Key, Aggregate] = {}
         self._unflushed: dict[Key, Aggregate] = defaultdict(Aggregate)
+        self._counters: dict[FunctionKey, FunctionCounters] = {}
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
@@ -73,6 +120,14 @@ class Metrics:
     def wipe(self) -> None:
         self._persisted.clear()
         self._unflushed.clear()
+        self._counters.clear()
+
+    def counters(self, key: FunctionKey) -> FunctionCounters:
+        """The invoke path's counters of function `key`; look them up per use (`wipe` drops them)."""
+        counters = self._counters.get(key)
+        if counters is None:
+            counters = self._counters[key] = FunctionCounters()
+        return counters
 
     def add(self, account: str, region: str, function: str, name: str, value: float = 1.0) -> None:
         self._unflushed[(account, region, function, name)].add(value)
@@ -91,7 +146,7 @@ class Metrics:
     def snapshot(self, account: str, region: str, function: str | None = None) -> dict[str, dict[str, Any]]:
         """{function: {metric: {sum, samples, max}}} including what is not yet written."""
         merged: dict[Key, Aggregate] = {}
-        for source in (self._persisted, self._unflushed):
+        for source in (self._persisted, self._unflushed, self._counted()):
             for key, value in source.items():
                 if key[0] != account or key[1] != region or (function and key[2] != function):
                     continue
@@ -100,6 +155,10 @@ class Metrics:
         for (_, _, fn, name), value in sorted(merged.items()):
             result[fn][name] = {"sum": value.total, "samples": value.samples, "max": value.maximum}
         return dict(result)
+
+    def _counted(self) -> dict[Key, Aggregate]:
+        return {(*key, name): value for key, counters in self._counters.items()
+                for name, value in counters.aggregates().items()}
 
     async def _flush_forever(self) -> None:
         while True:
@@ -110,6 +169,9 @@ class Metrics:
                 log.exception("writing metrics failed; will retry")
 
     async def flush(self) -> None:
+        for key, counters in self._counters.items():
+            for name, value in counters.drain().items():
+                self._unflushed[(*key, name)].merge(value)
         if not self._unflushed:
             return
         batch, self._unflushed = self._unflushed, defaultdict(Aggregate)
