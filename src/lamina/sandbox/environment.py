@@ -105,7 +105,7 @@ class Environment:
             self._scratch = None
         if self._scratch is None:
             assert self.host.scratch is not None
-            disk = await asyncio.wrap_future(self.host.scratch.submit(size_mb))
+            disk = await self.host.scratch.make(size_mb)
             if self.dead:  # killed meanwhile: nothing will mount it
                 disk.close()
                 raise SandboxFailure("the environment was stopped while its /tmp was being made")
