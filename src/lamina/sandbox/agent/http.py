@@ -9,8 +9,8 @@ and counted but not kept, so the connection stays usable and memory stays bounde
 from __future__ import annotations
 
 import socket
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # no `typing` at run time: see agent.py
 if TYPE_CHECKING:
     from typing import Callable
 

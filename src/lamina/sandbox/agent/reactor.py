@@ -7,8 +7,8 @@ use asyncio; it only needs readiness callbacks for a handful of file descriptors
 from __future__ import annotations
 
 import selectors
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # no `typing` at run time: see agent.py
 if TYPE_CHECKING:
     from typing import Callable
 

@@ -7,10 +7,10 @@ Both the HTTP server and the managed Python runtime's private channel call into 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 from . import wire
 
+TYPE_CHECKING = False  # no `typing` at run time: see agent.py
 if TYPE_CHECKING:
     from typing import Callable, Protocol
 
