@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import _signal as signal  # not `signal`, which imports `enum`: see agent.py
 import os
-import signal
 
 from . import privileges, wire
 
