@@ -251,24 +251,3 @@ def test_payloads_at_the_limit_and_above(sandbox: Harness) -> None:
     assert big.error_type == "Function.ResponseSizeTooLarge"
     assert json.loads(big.payload)["errorType"] == "Function.ResponseSizeTooLarge"
     assert sandbox.invoke(spec, {"size": 1}).log_stream == big.log_stream  # no reset
-
-
-def test_leftover_scratch_mounts_are_cleared(tmp_path) -> None:
-    """A crash between mounting a scratch disk and detaching it leaves a mount behind; the
-    next start clears it."""
-    import os
-    import subprocess
-
-    from lamina.sandbox import scratch
-
-    directory = tmp_path / "scratch"
-    directory.mkdir()
-    image, mountpoint = directory / "left.img", directory / "left.mnt"
-    with open(image, "wb") as f:
-        f.truncate(8 << 20)
-    subprocess.run(["mkfs.ext4", "-F", "-q", str(image)], check=True, capture_output=True)
-    mountpoint.mkdir()
-    subprocess.run(["mount", "-o", "loop", str(image), str(mountpoint)], check=True, capture_output=True)
-    assert os.path.ismount(mountpoint)
-    scratch.clear(directory)
-    assert not mountpoint.exists() and not directory.exists()

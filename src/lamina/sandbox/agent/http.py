@@ -8,10 +8,9 @@ and counted but not kept, so the connection stays usable and memory stays bounde
 
 from __future__ import annotations
 
-import socket
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False  # no `typing` at run time: see agent.py
 if TYPE_CHECKING:
+    from socket import socket
     from typing import Callable
 
 MAX_HEAD = 64 * 1024
@@ -53,7 +52,7 @@ class HttpConnection:
     """One accepted connection. `on_request(conn, request)` must eventually call
     `conn.respond(...)` exactly once per request."""
 
-    def __init__(self, sock: socket.socket, on_request: Callable[[HttpConnection, Request], None],
+    def __init__(self, sock: socket, on_request: Callable[[HttpConnection, Request], None],
                  on_closed: Callable[[HttpConnection], None], body_limit: int) -> None:
         sock.setblocking(False)
         self.sock = sock

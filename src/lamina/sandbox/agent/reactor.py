@@ -1,4 +1,4 @@
-"""A minimal single-threaded event loop over `selectors`.
+"""A minimal single-threaded event loop over epoll.
 
 The agent starts in a few milliseconds and runs under any Python from 3.9, so it does not
 use asyncio; it only needs readiness callbacks for a handful of file descriptors.
@@ -6,33 +6,42 @@ use asyncio; it only needs readiness callbacks for a handful of file descriptors
 
 from __future__ import annotations
 
-import selectors
-from typing import TYPE_CHECKING
+import select
 
+TYPE_CHECKING = False  # no `typing` at run time: see agent.py
 if TYPE_CHECKING:
     from typing import Callable
 
     Callback = Callable[[], None]
 
+_READ, _WRITE = select.EPOLLIN, select.EPOLLOUT
+
 
 class Reactor:
+    """epoll itself: `selectors` would cost the agent's start its import (and `math`'s)."""
+
     def __init__(self) -> None:
-        self._selector = selectors.DefaultSelector()
+        self._epoll = select.epoll()
         self._callbacks: dict[int, list[Callback | None]] = {}
+        self._registered: set[int] = set()
         self.running = True
 
     def _update(self, fd: int) -> None:
         reader, writer = self._callbacks[fd]
-        events = (selectors.EVENT_READ if reader else 0) | (selectors.EVENT_WRITE if writer else 0)
-        registered = fd in self._selector.get_map()
+        events = (_READ if reader else 0) | (_WRITE if writer else 0)
         if not events:
             del self._callbacks[fd]
-            if registered:
-                self._selector.unregister(fd)
-        elif registered:
-            self._selector.modify(fd, events)
+            if fd in self._registered:
+                self._registered.discard(fd)
+                try:
+                    self._epoll.unregister(fd)
+                except OSError:
+                    pass  # already closed: the kernel dropped it
+        elif fd in self._registered:
+            self._epoll.modify(fd, events)
         else:
-            self._selector.register(fd, events)
+            self._epoll.register(fd, events)
+            self._registered.add(fd)
 
     def set_reader(self, fd: int, callback: Callback | None) -> None:
         self._callbacks.setdefault(fd, [None, None])[0] = callback
@@ -49,13 +58,14 @@ class Reactor:
 
     def run(self) -> None:
         while self.running:
-            for key, mask in self._selector.select():
-                callbacks = self._callbacks.get(key.fd)
+            for fd, mask in self._epoll.poll():
+                callbacks = self._callbacks.get(fd)
                 if callbacks is None:
                     continue
-                if mask & selectors.EVENT_READ and callbacks[0] is not None:
+                # As `selectors` reads them: hang-ups and errors wake readers and writers alike.
+                if mask & ~_WRITE and callbacks[0] is not None:
                     callbacks[0]()
                 # the read callback may have closed and forgotten this fd
-                callbacks = self._callbacks.get(key.fd)
-                if callbacks is not None and mask & selectors.EVENT_WRITE and callbacks[1] is not None:
+                callbacks = self._callbacks.get(fd)
+                if callbacks is not None and mask & ~_READ and callbacks[1] is not None:
                     callbacks[1]()

@@ -6,11 +6,9 @@ Both the HTTP server and the managed Python runtime's private channel call into 
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING
-
 from . import wire
 
+TYPE_CHECKING = False  # no `typing` at run time: see agent.py
 if TYPE_CHECKING:
     from typing import Callable, Protocol
 
@@ -44,14 +42,19 @@ class Reply:
 
 
 def _error_reply(status: int, error_type: str, message: str) -> Reply:
+    import json  # only on the error paths: importing it costs the agent's start ~10 ms
+
     body = json.dumps({"errorMessage": message, "errorType": error_type}, separators=(",", ":"))
     return Reply(status, body.encode() + b"\n")
 
 
 ACCEPTED = Reply(202, b'{"status":"OK"}\n')
-INVALID_REQUEST_ID = _error_reply(400, "InvalidRequestID", "Invalid request ID")
-INVALID_RESPONSE_MODE = _error_reply(400, "InvalidFunctionResponseMode", "Invalid function response mode")
-TOO_LARGE = _error_reply(413, "RequestEntityTooLarge", f"Exceeded maximum allowed payload size ({MAX_RESPONSE} bytes).")
+# What `_error_reply` makes of them, written out so that the agent starts without `json`.
+INVALID_REQUEST_ID = Reply(400, b'{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}\n')
+INVALID_RESPONSE_MODE = Reply(400, b'{"errorMessage":"Invalid function response mode",'
+                                   b'"errorType":"InvalidFunctionResponseMode"}\n')
+TOO_LARGE = Reply(413, b'{"errorMessage":"Exceeded maximum allowed payload size (6291556 bytes).",'
+                       b'"errorType":"RequestEntityTooLarge"}\n')
 
 
 def _forbidden(current: str, target: str) -> Reply:
@@ -85,6 +88,8 @@ def _is_valid_error_type(value: str) -> bool:
 def error_type_of(header: str | None, body: bytes) -> str:
     """The errorType as the caller sees it: the body's `errorType` when the body is a JSON
     object carrying one, else the classified `Lambda-Runtime-Function-Error-Type` header."""
+    import json
+
     try:
         parsed = json.loads(body)
         if isinstance(parsed, dict) and isinstance(parsed.get("errorType"), str) and parsed["errorType"]:
@@ -103,6 +108,8 @@ def normalise_error_body(body: bytes, content_type: str) -> tuple[bytes, str]:
     its `errorCause` and becomes plain JSON."""
     if content_type.split(";")[0].strip().lower() != ERROR_CAUSE_TYPE:
         return body, content_type
+    import json
+
     try:
         parsed = json.loads(body)
         if not isinstance(parsed, dict):
@@ -226,6 +233,8 @@ class RuntimeApi:
         if self.state != STARTED:
             return _forbidden(self.state, INIT_ERROR)
         self.state = INIT_ERROR
+        import json
+
         try:
             json.loads(body)
             content_type = "application/json"

@@ -17,9 +17,9 @@ HEADER = struct.Struct("<IBB")
 MAX_FRAME = 16 * 1024 * 1024  # bigger than any payload (6 MB) + logs; a larger frame is a protocol error
 
 # worker -> agent (fds travel with SCM_RIGHTS on the same stream)
-SETUP = 1  # [json] + fds [runtime channel, log pipe write end] when a Python runtime is pre-started
-ASSIGN = 2  # [json] + fds [mounts..., then runtime channel and/or log pipe write end if a runtime is started]
-REINIT = 3  # [json] + fds [runtime channel and/or log pipe write end]: reset, start the runtime again
+SETUP = 1  # [marshal] + fds [runtime channel, log pipe write end] when a Python runtime is pre-started
+ASSIGN = 2  # [marshal] + fds [mounts..., then runtime channel and/or log pipe write end if a runtime is started]
+REINIT = 3  # [marshal] + fds [runtime channel and/or log pipe write end]: reset, start the runtime again
 INVOKE = 4  # [request_id, deadline_ms, arn, trace_id, client_context, cognito, content_type, tenant_id, payload]
 
 # agent -> worker

@@ -1,4 +1,5 @@
-"""Detached, read-only mounts of a function's code and layers, made on the host side.
+"""Detached mounts of a function's code and layers (read-only) and of its /tmp disk, made
+on the host side.
 
 The kernel's new mount API (Linux >= 5.12 for `mount_setattr`) lets the worker clone a
 directory tree into a mount that is attached nowhere and pass its fd into a running
@@ -62,18 +63,19 @@ def detached_bind(path: Path) -> int:
     return fd
 
 
-def detached_clone(path: Path) -> int:
-    """A writable (but nosuid, nodev) copy of the mount at `path`, attached nowhere."""
-    fd = _check(_libc.syscall(_OPEN_TREE, _AT_FDCWD, os.fsencode(path),
-                              _OPEN_TREE_CLONE | _O_CLOEXEC | _AT_RECURSIVE), f"open_tree {path}")
+def detached_ext4(device: str) -> int:
+    """The ext4 file system on block device `device`, mounted (nosuid, nodev) but attached
+    nowhere: it never appears in any mount namespace until the agent moves it onto /tmp,
+    and it is gone when the last fd or namespace holding it is."""
+    fs = _check(_libc.syscall(_FSOPEN, b"ext4", _FSOPEN_CLOEXEC), "fsopen ext4")
     try:
-        attr = _MountAttr(_MOUNT_ATTR_NOSUID | _MOUNT_ATTR_NODEV, 0, 0, 0)
-        _check(_libc.syscall(_MOUNT_SETATTR, fd, b"", _AT_EMPTY_PATH | _AT_RECURSIVE, ctypes.byref(attr),
-                             ctypes.sizeof(attr)), "mount_setattr")
-    except OSError:
-        os.close(fd)
-        raise
-    return fd
+        _check(_libc.syscall(_FSCONFIG, fs, _FSCONFIG_SET_STRING, b"source", device.encode(), 0),
+               "fsconfig source")
+        _check(_libc.syscall(_FSCONFIG, fs, _FSCONFIG_CMD_CREATE, None, None, 0), f"mount ext4 from {device}")
+        return _check(_libc.syscall(_FSMOUNT, fs, _FSMOUNT_CLOEXEC, _MOUNT_ATTR_NOSUID | _MOUNT_ATTR_NODEV),
+                      "fsmount ext4")
+    finally:
+        os.close(fs)
 
 
 def _escape(path: Path) -> bytes:
