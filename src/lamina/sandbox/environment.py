@@ -11,7 +11,8 @@ time until it is discarded. Three channels connect the worker to it:
 - the read end of the pipe carrying the runtime's stdout and stderr.
 
 Everything that comes from inside is untrusted: frames are bounded, frame kinds are
-checked per channel, request ids are matched, and memory figures come from the cgroup.
+checked per channel, request ids are matched, and the memory figure a runtime reports only
+ever raises what the host measures (see `highwater`).
 `replies` reads the frame that ends an init or an invocation as its outcome.
 """
 
@@ -34,7 +35,7 @@ from .agent import wire
 from .cgroups import EnvironmentCgroup
 from .channel import FrameChannel
 from .environ import LAMBDA_PATHS, base_environment, function_environment
-from .highwater import RuntimeHighWater
+from .highwater import ReportedPeak, RuntimeHighWater
 from .host import Host
 from .isolation import bwrap, mounts, process
 from .logcapture import LogCapture
@@ -94,6 +95,8 @@ class Environment:
         self._oom_kills = 0
         self._pids_refused = 0
         self._high_water = RuntimeHighWater()
+        self._reported_peak = ReportedPeak(self._measure_mb)
+        self._arn: tuple[str, bytes] = ("", b"")  # the last invoked ARN, encoded: the same one, mostly
         self.cgroup: EnvironmentCgroup | None = None
         self._dir: Path | None = None  # process mode: the environment's own directory
         self._scratch: ScratchDisk | None = None  # the /tmp this environment will mount
@@ -381,6 +384,7 @@ class Environment:
         env = function_environment(spec, self.runtime.family, paths, self.log_stream, self.runtime.node_major)
         if not self.host.bwrap and self.direct:
             env["_LAMINA_OPT_DIR"] = paths.opt
+        self._reported_peak.set_limit(spec.memory_mb)
         if self.cgroup is not None:
             self.cgroup.set_memory(spec.memory_mb)
             self.cgroup.set_cpu(spec.memory_mb)
@@ -444,9 +448,10 @@ class Environment:
         if started is None:
             started = now
         remaining_s = timeout_s - (now - started)
-        request_id = request.request_id.encode()
-        fields = (request_id, str(int((time.time() + remaining_s) * 1000)).encode(),
-                  request.invoked_function_arn.encode(), (request.trace_id or "").encode(),
+        if self._arn[0] != request.invoked_function_arn:
+            self._arn = (request.invoked_function_arn, request.invoked_function_arn.encode())
+        fields = (request.request_id.encode(), str(int((time.time() + remaining_s) * 1000)).encode(),
+                  self._arn[1], (request.trace_id or "").encode(),
                   (request.client_context or "").encode(), (request.cognito_identity or "").encode(),
                   request.content_type.encode(), (request.tenant_id or "").encode(), request.payload)
         waiting = self._waiting = loop.create_future()
@@ -471,9 +476,15 @@ class Environment:
 
     # -- measurements -------------------------------------------------------------------
 
-    def memory_mb(self) -> int:
+    def memory_mb(self, reported_kb: bytes | None = None) -> int:
         """Max Memory Used: the environment's peak, and never below its runtime's own
-        high-water mark (see `highwater`)."""
+        high-water mark. Given the figure the runtime reported with its reply, the host
+        measures only when that may not be enough (see `highwater`)."""
+        if reported_kb is not None:
+            return self._reported_peak.mb(reported_kb)
+        return self._measure_mb()
+
+    def _measure_mb(self) -> int:
         peak = 0
         if self.cgroup is not None:
             try:

@@ -11,7 +11,7 @@ import time
 from typing import Any, Callable
 
 from . import logs
-from .channel import AgentChannel
+from .channel import WorkerChannel
 from .context import LambdaContext
 from .errors import Fault, from_exception, log_error
 from .handler import load_handler
@@ -52,7 +52,7 @@ def _set_sys_path() -> None:
     importlib.invalidate_caches()
 
 
-def _init(channel: AgentChannel) -> Callable[[Any, Any], Any]:
+def _init(channel: WorkerChannel) -> Callable[[Any, Any], Any]:
     try:
         return load_handler(os.environ.get("_HANDLER", ""))
     except Fault as fault:
@@ -64,7 +64,7 @@ def _init(channel: AgentChannel) -> Callable[[Any, Any], Any]:
     sys.exit(1)
 
 
-def _serve(channel: AgentChannel, handler: Callable[[Any, Any], Any], fields: list[bytes]) -> list[bytes]:
+def _serve(channel: WorkerChannel, handler: Callable[[Any, Any], Any], fields: list[bytes]) -> list[bytes]:
     """Handle one event; returns the next one."""
     raw_id, deadline, arn, trace_id, client_context, cognito, content_type, tenant, payload = fields
     request_id = raw_id.decode()
@@ -112,7 +112,7 @@ def _run_handler(handler: Callable[[Any, Any], Any], request_id: str, deadline: 
 
 
 def main() -> None:
-    channel = AgentChannel.from_environment()
+    channel = WorkerChannel.from_environment()
     go_fd = os.environ.pop("_LAMINA_GO_FD", None)
     if go_fd is not None:
         channel.waiting()
