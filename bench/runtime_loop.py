@@ -27,10 +27,11 @@ HANDLER = "def handler(event, context):\n    return {'ok': True}\n"
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_s(pid: int) -> float:
+def _cpu_s(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds."""
     with open(f"/proc/{pid}/stat") as file:
         fields = file.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    return int(fields[11]) / TICK, int(fields[12]) / TICK
 
 
 def _event(request_id: str, trace_id: str) -> bytes:
@@ -82,7 +83,9 @@ def run(count: int, trace: bool, profile: str | None) -> dict[str, object]:
         ours.close()
         runtime.wait(30)
     return {"benchmark": "runtime_loop", "invocations": count, "trace_id": trace,
-            "runtime_cpu_us": round((after - before) / count * 1e6, 1),
+            "runtime_cpu_us": round((sum(after) - sum(before)) / count * 1e6, 1),
+            "user_us": round((after[0] - before[0]) / count * 1e6, 1),
+            "system_us": round((after[1] - before[1]) / count * 1e6, 1),
             "round_trip_us": round(elapsed / count * 1e6, 1), "load_average": os.getloadavg()}
 
 

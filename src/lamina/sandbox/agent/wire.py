@@ -51,6 +51,7 @@ ENTRYPOINT = b"entrypoint"  # Runtime.InvalidEntrypoint
 _MOST_FIELDS = 12  # the codecs compiled in advance; frames with more fields compile theirs
 _HEADS = [struct.Struct(f"<IBB{count}I") for count in range(_MOST_FIELDS + 1)]
 _LENGTHS = [struct.Struct(f"<{count}I") for count in range(_MOST_FIELDS + 1)]
+_COPY_WHOLE = 64 * 1024  # a buffered frame up to this size is copied out once, not field by field
 
 
 def encode(kind: int, *fields: bytes) -> bytes:
@@ -60,17 +61,21 @@ def encode(kind: int, *fields: bytes) -> bytes:
     return head.pack(4 * count + sum(lengths), kind, count, *lengths) + b"".join(fields)
 
 
-def decode_fields(body: bytes | memoryview, count: int) -> list[bytes]:
+def decode_fields(frame: bytes | memoryview, count: int, start: int = 0) -> list[bytes]:
+    """The `count` fields of the frame body that runs from `start` to the end of `frame`."""
     table = _LENGTHS[count] if count <= _MOST_FIELDS else struct.Struct(f"<{count}I")
-    if len(body) < table.size:
+    if len(frame) - start < table.size:
         raise ValueError("frame too short for its field lengths")
-    lengths = table.unpack_from(body, 0)
+    lengths = table.unpack_from(frame, start)
+    if type(frame) is not bytes and len(frame) <= _COPY_WHOLE:
+        frame = bytes(frame)  # then each field is one slice of it (bytes() of bytes is no copy)
     fields = []
-    offset = table.size
+    offset = start + table.size
     for length in lengths:
-        fields.append(bytes(body[offset:offset + length]))
-        offset += length
-    if offset != len(body):
+        end = offset + length
+        fields.append(bytes(frame[offset:end]))
+        offset = end
+    if offset != len(frame):
         raise ValueError("frame fields do not add up to the frame length")
     return fields
 
@@ -88,8 +93,7 @@ class FrameReader:
         if not buf and len(data) >= HEADER.size:  # one whole frame, the usual read: no copy into the buffer
             length, kind, count = HEADER.unpack_from(data, 0)
             if len(data) == HEADER.size + length and length <= MAX_FRAME:
-                with memoryview(data) as view:
-                    return [(kind, decode_fields(view[HEADER.size:], count))]
+                return [(kind, decode_fields(data, count, HEADER.size))]
         buf += data
         frames = []
         start = 0

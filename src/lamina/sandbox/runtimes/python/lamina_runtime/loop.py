@@ -15,7 +15,7 @@ from .channel import WorkerChannel
 from .context import LambdaContext
 from .errors import Fault, from_exception, log_error
 from .handler import load_handler
-from .marshal import to_json
+from .marshal import dump_result, load_event, to_json
 
 
 def _adopt_assignment(go_fd: int) -> None:
@@ -97,7 +97,7 @@ def _run_handler(handler: Callable[[Any, Any], Any], request_id: str, deadline: 
         raise Fault("Runtime.LambdaContextUnmarshalError", f"Unable to parse context JSON: {error}") from None
     if content_type in (b"application/json", b""):
         try:
-            event = json.loads(payload)
+            event = load_event(payload)
         except ValueError as error:
             raise Fault("Runtime.UnmarshalError", f"Unable to unmarshal input: {error}") from None
     else:
@@ -106,7 +106,7 @@ def _run_handler(handler: Callable[[Any, Any], Any], request_id: str, deadline: 
     if isinstance(result, bytes):
         return b"application/unknown", result
     try:
-        return b"application/json", to_json(result).encode()
+        return b"application/json", dump_result(result).encode()
     except (TypeError, ValueError) as error:
         raise Fault("Runtime.MarshalError", f"Unable to marshal response: {error}") from None
 
