@@ -478,7 +478,7 @@ class Environment:
 
     def memory_mb(self, reported_kb: bytes | None = None) -> int:
         """Max Memory Used: the environment's peak, and never below its runtime's own
-        high-water mark. Given the figure the runtime reported with its reply, the host
+        high-water mark. Given the figure reported with a response, the host
         measures only when that may not be enough (see `highwater`)."""
         if reported_kb is not None:
             return self._reported_peak.mb(reported_kb)

@@ -8,8 +8,9 @@ its cgroup's peak. "Max Memory Used" must not read below what the function's own
 reports, so a measurement is the larger of the two (`RuntimeHighWater` reads the runtime's
 VmHWM; its /proc status file is opened once per runtime process; a reading is one pread).
 
-lamina's Python runtime reports its own VmHWM with every reply, so for it the host measures
-only when that figure could be stale (`ReportedPeak`).
+Every response reports the runtime process's VmHWM (lamina's Python runtime reads its own,
+the agent reads that of an HTTP runtime), so the host measures only when that figure could
+be stale (`ReportedPeak`), and on errors and faults.
 """
 
 from __future__ import annotations

@@ -71,11 +71,12 @@ def invoke_result(environment: Environment, request: InvokeRequest, kind: int, r
             return _result(environment, TOO_LARGE_BODY, "Function.ResponseSizeTooLarge", "error", duration_ms)
         return _result(environment, body, error_type_of(error_type.decode() or None, body), "error", duration_ms,
                        content_type.decode())
-    if kind == wire.RESULT and len(reply) == 5 and reply[0] == request_id:
-        _, outcome, error_type, content_type, payload = reply
-        failed = outcome != wire.OK
-        return _result(environment, payload, error_type.decode() if failed else None,
-                       "error" if failed else "success", duration_ms, content_type.decode())
+    if kind == wire.RESULT and len(reply) == 6 and reply[0] == request_id:
+        _, outcome, error_type, content_type, payload, max_rss_kb = reply
+        if outcome != wire.OK:
+            return _result(environment, payload, error_type.decode(), "error", duration_ms, content_type.decode())
+        return _result(environment, payload, None, "success", duration_ms, content_type.decode(),
+                       environment.memory_mb(max_rss_kb))
     if kind == TIMEOUT:
         lines = environment.take_log()
         environment.kill()

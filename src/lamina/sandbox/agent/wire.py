@@ -28,7 +28,7 @@ INVOKE = 4  # [request_id, deadline_ms, arn, trace_id, client_context, cognito, 
 HELLO = 20  # []  the agent is running; the worker can place it in its cgroup
 READY = 21  # [port]
 INIT_DONE = 22  # [outcome, error_type, content_type, body]  (HTTP runtimes and platform errors)
-RESULT = 23  # [request_id, outcome, error_type, content_type, payload]  (HTTP runtimes)
+RESULT = 23  # [request_id, outcome, error_type, content_type, payload, max_rss_kb]  (HTTP runtimes)
 EXITED = 25  # [generation, description]  the runtime process of that generation exited
 FAULT = 26  # [message]  the agent itself failed
 
@@ -39,7 +39,7 @@ R_ERROR = 42  # [request_id, content_type, body, error_type]  (implies the next 
 R_INIT_ERROR = 43  # [error_type, body]
 R_WAITING = 44  # []  a pre-started runtime has imported everything and waits for its function
 R_EVENT = 50  # the INVOKE fields
-# max_rss_kb: the runtime process's own high-water mark (VmHWM) in kB, as ASCII digits
+# max_rss_kb: the runtime process's own high-water mark (VmHWM) in kB, as ASCII digits (b"" if unknown)
 
 # outcomes in INIT_DONE and RESULT
 OK = b"ok"
