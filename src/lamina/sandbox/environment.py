@@ -122,7 +122,8 @@ class Environment:
 
     # -- frames -------------------------------------------------------------------------
 
-    def _on_frame(self, kind: int, fields: list[bytes]) -> None:
+    def _on_frame(self, kind: int, fields: list[bytes], held: bool = False) -> None:
+        """A frame from either channel; `held`: an exit report delivered late (once only)."""
         if kind == wire.EXITED:
             if int(fields[0]) != self._runtime_generation:
                 return  # a runtime process replaced since (reset)
@@ -131,6 +132,13 @@ class Environment:
                 # socket: its closing, which follows them, delivers this report.
                 self._exit_report = fields
                 self._loop.call_later(EXIT_REPORT_GRACE_S, self._deliver_exit_report, self._runtime_generation)
+                return
+            answered = self._waiting
+            if not held and answered is not None and answered.done() and _failed_init(*answered.result()):
+                # The runtime's init error came just before (in the same read) and is not taken
+                # yet: a reset, which makes this exit stale, may follow it.
+                self._exit_report = fields
+                self._loop.call_soon(self._deliver_exit_report, self._runtime_generation)
                 return
         if kind == wire.FAULT:
             log.error("agent of environment %s failed:\n%s", self.id, fields[0].decode(errors="replace"))
@@ -150,7 +158,7 @@ class Environment:
             return
         fields, self._exit_report = self._exit_report, None
         self._runtime_open = False
-        self._on_frame(wire.EXITED, fields)
+        self._on_frame(wire.EXITED, fields, held=True)
 
     def _on_violation(self, what: str) -> None:
         log.warning("environment %s broke the protocol: %s", self.id, what)
@@ -591,6 +599,10 @@ def _exit_status(returncode: int | None) -> str:
     if returncode < 0:
         return f"killed by {signal.Signals(-returncode).name}"
     return f"exit status {returncode}"
+
+
+def _failed_init(kind: int, fields: list[bytes]) -> bool:
+    return kind == wire.R_INIT_ERROR or (kind == wire.INIT_DONE and fields[:1] != [wire.OK])
 
 
 def _set_if_pending(future: asyncio.Future, value: object) -> None:
