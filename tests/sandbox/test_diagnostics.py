@@ -1,6 +1,7 @@
 """What lamina tells about environments that fail, and that nothing of an environment
 outlives it: a sandbox that cannot start is reported with its exit status and stderr,
-Max Memory Used covers the function's own process, a fork bomb is reported as the process
+Max Memory Used covers the function's own process (and is not measured on every warm
+invocation), a fork bomb is reported as the process
 limit, and an environment killed at any point of its start leaves no process behind."""
 
 from __future__ import annotations
@@ -11,15 +12,19 @@ import random
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
 
 from helpers import sandbox_processes_under
+from lamina.sandbox import highwater
+from lamina.sandbox.cgroups import EnvironmentCgroup
 from lamina.sandbox.environment import Environment, SandboxFailure
+from lamina.sandbox.highwater import RuntimeHighWater
 from lamina.sandbox.isolation import bwrap
 
-from .conftest import Harness, body, log_text, requires_bwrap
+from .conftest import NODEJS, Harness, body, log_text, requires_bwrap
 
 pytestmark = requires_bwrap
 
@@ -158,3 +163,45 @@ def test_the_leftover_check_sees_a_sandbox_process(tmp_path: Path) -> None:
         straggler.kill()
         straggler.wait()
     assert sandbox_processes_under(tmp_path) == []
+
+
+NODE_HIGH_WATER = {"index.mjs": """
+    import { readFileSync } from "node:fs";
+    export const handler = async (event) => {
+      const hog = Buffer.alloc(event.mb << 20, 1);
+      return [hog.length, Number(/VmHWM:\\s+(\\d+)/.exec(readFileSync("/proc/self/status", "utf8"))[1])];
+    };
+"""}
+
+
+@pytest.mark.skipif(NODEJS is None, reason="no Node.js on this machine")
+def test_max_memory_used_covers_an_http_runtimes_own_high_water_mark(sandbox: Harness) -> None:
+    """The agent reports the VmHWM of a runtime that speaks the HTTP Runtime API."""
+    spec = sandbox.function(NODE_HIGH_WATER, runtime=NODEJS, handler="index.handler", memory_mb=256)
+    for mb in (0, 60):
+        result = sandbox.invoke(spec, {"mb": mb})
+        assert result.error_type is None, result.payload
+        assert result.max_memory_used_mb + 1 >= -(-body(result)[1] // 1024) >= mb
+
+
+@pytest.mark.parametrize("runtime", ["python", "nodejs"])
+def test_a_warm_invocation_does_not_measure_memory_on_the_host(sandbox: Harness, monkeypatch: pytest.MonkeyPatch,
+                                                               runtime: str) -> None:
+    """Each response reports its runtime's own high-water mark: while that does not change,
+    the host reads neither the cgroup's peak nor /proc per invocation."""
+    if runtime == "nodejs":
+        if NODEJS is None:
+            pytest.skip("no Node.js on this machine")
+        spec = sandbox.function(NODE_HIGH_WATER, runtime=NODEJS, handler="index.handler")
+    else:
+        spec = sandbox.function({"app.py": "def handler(event, context):\n    return [0, 0]\n"})
+    sandbox.invoke(spec, {"mb": 0})  # cold start, measured
+    readings: list[str] = []
+    peak_mb, runtime_mb = EnvironmentCgroup.peak_mb, RuntimeHighWater.mb
+    monkeypatch.setattr(EnvironmentCgroup, "peak_mb", lambda self: readings.append("cgroup") or peak_mb(self))
+    monkeypatch.setattr(RuntimeHighWater, "mb", lambda self, *a: readings.append("proc") or runtime_mb(self, *a))
+    monkeypatch.setattr(highwater, "time", types.SimpleNamespace(monotonic=lambda: 0.0),
+                        raising=False)  # within the second
+    results = [sandbox.invoke(spec, {"mb": 0}) for _ in range(10)]
+    assert all(result.error_type is None and result.max_memory_used_mb > 0 for result in results)
+    assert len(readings) <= 2, readings  # at most one measurement (its first report at this clock)

@@ -9,6 +9,9 @@ import time
 
 import pytest
 
+from lamina.sandbox.agent import wire
+from lamina.sandbox.environment import Environment
+
 from .conftest import Harness, body
 
 PROBE = """
@@ -185,15 +188,18 @@ def test_chunked_response_body(sandbox: Harness, probe: object) -> None:
     assert body(sandbox.invoke(probe, {"case": "chunked"})) == {"chunked": True}
 
 
+INIT_ERROR_BOOTSTRAP = """
+    #!/bin/sh
+    echo "init failing"
+    curl -sS -X POST "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/init/error" \\
+         -H "Lambda-Runtime-Function-Error-Type: Runtime.NoConfig" \\
+         -d '{"errorMessage":"config missing","errorType":"Runtime.NoConfig","stackTrace":[]}' >/dev/null
+    exit 1
+"""
+
+
 def test_init_error_is_stored_and_returned(sandbox: Harness) -> None:
-    spec = sandbox.function({"bootstrap": """
-        #!/bin/sh
-        echo "init failing"
-        curl -sS -X POST "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/init/error" \\
-             -H "Lambda-Runtime-Function-Error-Type: Runtime.NoConfig" \\
-             -d '{"errorMessage":"config missing","errorType":"Runtime.NoConfig","stackTrace":[]}' >/dev/null
-        exit 1
-    """}, runtime="provided.al2023")
+    spec = sandbox.function({"bootstrap": INIT_ERROR_BOOTSTRAP}, runtime="provided.al2023")
     result = sandbox.invoke(spec)
     assert result.error_type == "Runtime.NoConfig"
     assert result.payload == b'{"errorMessage":"config missing","errorType":"Runtime.NoConfig","stackTrace":[]}'
@@ -202,3 +208,24 @@ def test_init_error_is_stored_and_returned(sandbox: Harness) -> None:
         "Phase: init\tStatus: error\tError Type: Runtime.NoConfig",
         "Phase: invoke\tStatus: error\tError Type: Runtime.NoConfig"]
     assert [line.message for line in result.init_log].count("init failing") == 2
+
+
+def test_an_init_error_read_together_with_the_runtimes_exit_is_still_the_error(
+        sandbox: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A busy server reads the init error and the exit that follows it at once; the reset
+    and the suppressed init still run, and the error is what the caller gets."""
+    send_control = Environment._send_control
+
+    async def slow_after_assign(self: Environment, kind: int, *fields: bytes, fds: list[int] | None = None) -> None:
+        await send_control(self, kind, *fields, fds=fds)
+        if kind == wire.ASSIGN:
+            time.sleep(1.5)  # the loop is blocked: the agent's next frames pile up in the socket
+
+    monkeypatch.setattr(Environment, "_send_control", slow_after_assign)
+    spec = sandbox.function({"bootstrap": INIT_ERROR_BOOTSTRAP}, runtime="provided.al2023")
+    result = sandbox.invoke(spec)
+    assert result.error_type == "Runtime.NoConfig", result.payload
+    reports = [line.message for line in result.init_log if line.message.startswith("INIT_REPORT")]
+    assert [r.split("\t", 1)[1] for r in reports] == [
+        "Phase: init\tStatus: error\tError Type: Runtime.NoConfig",
+        "Phase: invoke\tStatus: error\tError Type: Runtime.NoConfig"]

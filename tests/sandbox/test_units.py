@@ -139,3 +139,18 @@ def test_http_malformed_request_is_400_and_closes() -> None:
     reply = server.send(b"NONSENSE\r\n\r\n")
     assert reply.startswith(b"HTTP/1.1 400 Bad Request") and b"Connection: close" in reply
     assert server.connection.closed
+
+
+def test_a_read_holding_exactly_one_frame_decodes_it() -> None:
+    frame = wire.encode(wire.R_RESPONSE, b"id", b"application/json", b"{}", b"30000")
+    reader = wire.FrameReader()
+    assert reader.feed(memoryview(frame)) == [(wire.R_RESPONSE, [b"id", b"application/json", b"{}", b"30000"])]
+    assert reader.feed(frame[:5]) == [] and reader.feed(frame[5:]) == [(wire.R_RESPONSE, [b"id", b"application/json",
+                                                                                          b"{}", b"30000"])]
+
+
+def test_a_frame_too_short_for_its_field_lengths_is_refused() -> None:
+    """Malformed frames are a ValueError (a protocol violation), whatever is wrong with them."""
+    for count in (3, 40):
+        with pytest.raises(ValueError):
+            wire.FrameReader().feed(wire.HEADER.pack(4, wire.R_RESPONSE, count) + b"\0" * 4)

@@ -11,7 +11,8 @@ time until it is discarded. Three channels connect the worker to it:
 - the read end of the pipe carrying the runtime's stdout and stderr.
 
 Everything that comes from inside is untrusted: frames are bounded, frame kinds are
-checked per channel, request ids are matched, and memory figures come from the cgroup.
+checked per channel, request ids are matched, and the memory figure a runtime reports only
+ever raises what the host measures (see `highwater`).
 `replies` reads the frame that ends an init or an invocation as its outcome.
 """
 
@@ -35,7 +36,7 @@ from .agent import wire
 from .cgroups import EnvironmentCgroup
 from .channel import FrameChannel
 from .environ import LAMBDA_PATHS, base_environment, function_environment
-from .highwater import RuntimeHighWater
+from .highwater import ReportedPeak, RuntimeHighWater
 from .host import Host
 from .isolation import bwrap, mounts, process
 from .logcapture import LogCapture
@@ -96,6 +97,8 @@ class Environment:
         self._oom_kills = 0
         self._pids_refused = 0
         self._high_water = RuntimeHighWater()
+        self._reported_peak = ReportedPeak(self._measure_mb)
+        self._arn: tuple[str, bytes] = ("", b"")  # the last invoked ARN, encoded: the same one, mostly
         self.cgroup: EnvironmentCgroup | None = None
         self._dir: Path | None = None  # process mode: the environment's own directory
         self._scratch: ScratchDisk | None = None  # the /tmp this environment will mount
@@ -121,7 +124,8 @@ class Environment:
 
     # -- frames -------------------------------------------------------------------------
 
-    def _on_frame(self, kind: int, fields: list[bytes]) -> None:
+    def _on_frame(self, kind: int, fields: list[bytes], held: bool = False) -> None:
+        """A frame from either channel; `held`: an exit report delivered late (once only)."""
         if kind == wire.EXITED:
             if int(fields[0]) != self._runtime_generation:
                 return  # a runtime process replaced since (reset)
@@ -130,6 +134,13 @@ class Environment:
                 # socket: its closing, which follows them, delivers this report.
                 self._exit_report = fields
                 self._loop.call_later(EXIT_REPORT_GRACE_S, self._deliver_exit_report, self._runtime_generation)
+                return
+            answered = self._waiting
+            if not held and answered is not None and answered.done() and _failed_init(*answered.result()):
+                # The runtime's init error came just before (in the same read) and is not taken
+                # yet: a reset, which makes this exit stale, may follow it.
+                self._exit_report = fields
+                self._loop.call_soon(self._deliver_exit_report, self._runtime_generation)
                 return
         if kind == wire.FAULT:
             log.error("agent of environment %s failed:\n%s", self.id, fields[0].decode(errors="replace"))
@@ -149,7 +160,7 @@ class Environment:
             return
         fields, self._exit_report = self._exit_report, None
         self._runtime_open = False
-        self._on_frame(wire.EXITED, fields)
+        self._on_frame(wire.EXITED, fields, held=True)
 
     def _on_violation(self, what: str) -> None:
         log.warning("environment %s broke the protocol: %s", self.id, what)
@@ -390,6 +401,7 @@ class Environment:
         env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{self._agent_port}"
         if not self.host.bwrap and self.direct:
             env["_LAMINA_OPT_DIR"] = paths.opt
+        self._reported_peak.set_limit(spec.memory_mb)
         if self.cgroup is not None:
             self.cgroup.set_memory(spec.memory_mb)
             self.cgroup.set_cpu(spec.memory_mb)
@@ -455,9 +467,10 @@ class Environment:
         if started is None:
             started = now
         remaining_s = timeout_s - (now - started)
-        request_id = request.request_id.encode()
-        fields = (request_id, str(int((time.time() + remaining_s) * 1000)).encode(),
-                  request.invoked_function_arn.encode(), (request.trace_id or "").encode(),
+        if self._arn[0] != request.invoked_function_arn:
+            self._arn = (request.invoked_function_arn, request.invoked_function_arn.encode())
+        fields = (request.request_id.encode(), str(int((time.time() + remaining_s) * 1000)).encode(),
+                  self._arn[1], (request.trace_id or "").encode(),
                   (request.client_context or "").encode(), (request.cognito_identity or "").encode(),
                   request.content_type.encode(), (request.tenant_id or "").encode(), request.payload)
         waiting = self._waiting = loop.create_future()
@@ -482,9 +495,15 @@ class Environment:
 
     # -- measurements -------------------------------------------------------------------
 
-    def memory_mb(self) -> int:
+    def memory_mb(self, reported_kb: bytes | None = None) -> int:
         """Max Memory Used: the environment's peak, and never below its runtime's own
-        high-water mark (see `highwater`)."""
+        high-water mark. Given the figure reported with a response, the host
+        measures only when that may not be enough (see `highwater`)."""
+        if reported_kb is not None:
+            return self._reported_peak.mb(reported_kb)
+        return self._measure_mb()
+
+    def _measure_mb(self) -> int:
         peak = 0
         if self.cgroup is not None:
             try:
@@ -591,6 +610,10 @@ def _exit_status(returncode: int | None) -> str:
     if returncode < 0:
         return f"killed by {signal.Signals(-returncode).name}"
     return f"exit status {returncode}"
+
+
+def _failed_init(kind: int, fields: list[bytes]) -> bool:
+    return kind == wire.R_INIT_ERROR or (kind == wire.INIT_DONE and fields[:1] != [wire.OK])
 
 
 def _set_if_pending(future: asyncio.Future, value: object) -> None:

@@ -59,22 +59,24 @@ def invoke_result(environment: Environment, request: InvokeRequest, kind: int, r
                   timeout_s: float, duration_ms: float) -> InvokeResult:
     """The invocation's result, from the frame that ended it; an answer to another request is a broken protocol."""
     request_id = request.request_id.encode()
-    if kind == wire.R_RESPONSE and reply[0] == request_id:
-        _, content_type, payload = reply
+    if kind == wire.R_RESPONSE and len(reply) == 4 and reply[0] == request_id:
+        _, content_type, payload, max_rss_kb = reply
         if len(payload) > MAX_RESPONSE:
             return _result(environment, TOO_LARGE_BODY, "Function.ResponseSizeTooLarge", "error", duration_ms)
-        return _result(environment, payload, None, "success", duration_ms, content_type.decode())
-    if kind == wire.R_ERROR and reply[0] == request_id:
+        return _result(environment, payload, None, "success", duration_ms, content_type.decode(),
+                       environment.memory_mb(max_rss_kb))
+    if kind == wire.R_ERROR and len(reply) == 4 and reply[0] == request_id:
         _, content_type, body, error_type = reply
         if len(body) > MAX_RESPONSE:
             return _result(environment, TOO_LARGE_BODY, "Function.ResponseSizeTooLarge", "error", duration_ms)
         return _result(environment, body, error_type_of(error_type.decode() or None, body), "error", duration_ms,
                        content_type.decode())
-    if kind == wire.RESULT and reply[0] == request_id:
-        _, outcome, error_type, content_type, payload = reply
-        failed = outcome != wire.OK
-        return _result(environment, payload, error_type.decode() if failed else None,
-                       "error" if failed else "success", duration_ms, content_type.decode())
+    if kind == wire.RESULT and len(reply) == 6 and reply[0] == request_id:
+        _, outcome, error_type, content_type, payload, max_rss_kb = reply
+        if outcome != wire.OK:
+            return _result(environment, payload, error_type.decode(), "error", duration_ms, content_type.decode())
+        return _result(environment, payload, None, "success", duration_ms, content_type.decode(),
+                       environment.memory_mb(max_rss_kb))
     if kind == TIMEOUT:
         lines = environment.take_log()
         environment.kill()
@@ -86,9 +88,12 @@ def invoke_result(environment: Environment, request: InvokeRequest, kind: int, r
 
 
 def _result(environment: Environment, payload: bytes, error_type: str | None, status: str, duration_ms: float,
-            content_type: str = "application/json") -> InvokeResult:
+            content_type: str = "application/json", memory_mb: int | None = None) -> InvokeResult:
+    """An answer from the runtime; `memory_mb` when known from its report, else measured now."""
     capture = environment.capture
-    return InvokeResult(payload, error_type, status, duration_ms, environment.memory_mb(), environment.log_stream,
+    if memory_mb is None:
+        memory_mb = environment.memory_mb()
+    return InvokeResult(payload, error_type, status, duration_ms, memory_mb, environment.log_stream,
                         log=capture.take() if capture is not None else [],
                         content_type=content_type or "application/json")
 

@@ -231,7 +231,8 @@ class Agent:
 
     def on_invocation_done(self, request_id: str, outcome: bytes, error_type: str, content_type: str,
                            body: bytes) -> None:
-        self.send(wire.RESULT, request_id.encode(), outcome, error_type.encode(), content_type.encode(), body)
+        self.send(wire.RESULT, request_id.encode(), outcome, error_type.encode(), content_type.encode(), body,
+                  _high_water_kb(self.runtime_pid))
 
     # -- HTTP ---------------------------------------------------------------------------
 
@@ -329,6 +330,19 @@ def _event_headers(event: Event) -> list[tuple[str, str]]:
     if tenant_id:
         headers.append(("Lambda-Runtime-Aws-Tenant-Id", _header_value(tenant_id)))
     return headers
+
+
+def _high_water_kb(pid: int) -> bytes:
+    """The runtime process's VmHWM in kB, for the worker's Max Memory Used; b"" if unknown."""
+    if not pid:
+        return b""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            text = status.read()
+    except OSError:
+        return b""
+    start = text.find(b"VmHWM:")
+    return text[start + 6:text.find(b"kB", start)].strip() if start >= 0 else b""
 
 
 def _fds_of(ancillary: list[tuple[int, int, bytes]]) -> list[int]:

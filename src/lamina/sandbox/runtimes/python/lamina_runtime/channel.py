@@ -1,4 +1,5 @@
-"""The runtime's end of the private channel to the agent."""
+"""The runtime's end of the private channel to the worker: one frame in per event, one
+frame out per reply (a response carries the process's memory high-water mark)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import importlib.util
 import os
 import socket
 from typing import Any
+
+from .memory import HighWater
 
 
 def _load_wire(path: str) -> Any:
@@ -17,7 +20,7 @@ def _load_wire(path: str) -> Any:
     return module
 
 
-class AgentChannel:
+class WorkerChannel:
     def __init__(self, fd: int, wire_path: str) -> None:
         os.set_inheritable(fd, False)  # the function's subprocesses must not hold it
         self._sock = socket.socket(fileno=fd)
@@ -27,20 +30,23 @@ class AgentChannel:
         self._frames: list = []
         self._buffer = bytearray(64 * 1024)  # reused: a fresh large buffer per recv costs an mmap
         self._view = memoryview(self._buffer)
+        self._high_water = HighWater()
 
     @classmethod
-    def from_environment(cls) -> AgentChannel:
+    def from_environment(cls) -> WorkerChannel:
         return cls(int(os.environ.pop("_LAMINA_RUNTIME_FD")), os.environ.pop("_LAMINA_WIRE"))
 
     def _receive(self, expected: int) -> list[bytes]:
-        while not self._frames:
+        frames = self._frames
+        while not frames:
             count = self._sock.recv_into(self._buffer)
             if not count:
                 raise EOFError("lamina closed the runtime channel")
-            self._frames = self._reader.feed(self._view[:count])
-        kind, fields = self._frames.pop(0)
+            frames = self._reader.feed(self._view[:count])
+        kind, fields = frames[0]
+        self._frames = frames[1:]
         if kind != expected:
-            raise ValueError(f"unexpected frame kind {kind} from the agent")
+            raise ValueError(f"unexpected frame kind {kind} from the worker")
         return fields
 
     def _send(self, kind: int, *fields: bytes) -> None:
@@ -54,7 +60,7 @@ class AgentChannel:
         return self._receive(self.wire.R_EVENT)
 
     def respond_then_next(self, request_id: bytes, content_type: bytes, body: bytes) -> list[bytes]:
-        self._send(self.wire.R_RESPONSE, request_id, content_type, body)
+        self._send(self.wire.R_RESPONSE, request_id, content_type, body, self._high_water.field())
         return self._receive(self.wire.R_EVENT)
 
     def error_then_next(self, request_id: bytes, body: bytes) -> list[bytes]:

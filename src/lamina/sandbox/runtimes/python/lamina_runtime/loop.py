@@ -11,11 +11,11 @@ import time
 from typing import Any, Callable
 
 from . import logs
-from .channel import AgentChannel
+from .channel import WorkerChannel
 from .context import LambdaContext
 from .errors import Fault, from_exception, log_error
 from .handler import load_handler
-from .marshal import to_json
+from .marshal import dump_result, load_event, to_json
 
 
 def _adopt_assignment(go_fd: int) -> None:
@@ -52,7 +52,7 @@ def _set_sys_path() -> None:
     importlib.invalidate_caches()
 
 
-def _init(channel: AgentChannel) -> Callable[[Any, Any], Any]:
+def _init(channel: WorkerChannel) -> Callable[[Any, Any], Any]:
     try:
         return load_handler(os.environ.get("_HANDLER", ""))
     except Fault as fault:
@@ -64,7 +64,7 @@ def _init(channel: AgentChannel) -> Callable[[Any, Any], Any]:
     sys.exit(1)
 
 
-def _serve(channel: AgentChannel, handler: Callable[[Any, Any], Any], fields: list[bytes]) -> list[bytes]:
+def _serve(channel: WorkerChannel, handler: Callable[[Any, Any], Any], fields: list[bytes]) -> list[bytes]:
     """Handle one event; returns the next one."""
     raw_id, deadline, arn, trace_id, client_context, cognito, content_type, tenant, payload = fields
     request_id = raw_id.decode()
@@ -97,7 +97,7 @@ def _run_handler(handler: Callable[[Any, Any], Any], request_id: str, deadline: 
         raise Fault("Runtime.LambdaContextUnmarshalError", f"Unable to parse context JSON: {error}") from None
     if content_type in (b"application/json", b""):
         try:
-            event = json.loads(payload)
+            event = load_event(payload)
         except ValueError as error:
             raise Fault("Runtime.UnmarshalError", f"Unable to unmarshal input: {error}") from None
     else:
@@ -106,13 +106,13 @@ def _run_handler(handler: Callable[[Any, Any], Any], request_id: str, deadline: 
     if isinstance(result, bytes):
         return b"application/unknown", result
     try:
-        return b"application/json", to_json(result).encode()
+        return b"application/json", dump_result(result).encode()
     except (TypeError, ValueError) as error:
         raise Fault("Runtime.MarshalError", f"Unable to marshal response: {error}") from None
 
 
 def main() -> None:
-    channel = AgentChannel.from_environment()
+    channel = WorkerChannel.from_environment()
     go_fd = os.environ.pop("_LAMINA_GO_FD", None)
     if go_fd is not None:
         channel.waiting()

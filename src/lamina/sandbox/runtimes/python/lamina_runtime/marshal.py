@@ -1,12 +1,17 @@
-"""Handler results to JSON, as Lambda's Python runtime encodes them: the standard
-separators, `Decimal` as a plain JSON number, and (from python3.12) non-ASCII characters
-kept as they are rather than escaped."""
+"""JSON both ways, as Lambda's Python runtime does it: events parsed as `json.loads` parses
+them, results encoded with the standard separators, `Decimal` as a plain JSON number, and
+(from python3.12) non-ASCII characters kept as they are rather than escaped.
+
+The loop's own conversions (`load_event`, `dump_result`, on its thread only) skip what
+`json` redoes on every call: detecting the encoding of a payload that can only be UTF-8,
+and building the C encoder."""
 
 from __future__ import annotations
 
 import json
 import sys
 from decimal import Decimal
+from json import encoder as _encoder
 from typing import Any
 
 _ENSURE_ASCII = sys.version_info < (3, 12)
@@ -47,3 +52,43 @@ def to_json(obj: Any) -> str:
         return _fast.encode(obj)
     except _HasDecimal:
         return _with_decimals(obj)
+
+
+_decode = json.JSONDecoder().decode
+
+
+def load_event(payload: bytes) -> Any:
+    """`json.loads(payload)`. A payload that opens an object or array without a NUL byte
+    next is UTF-8 by json's own detection, so it is decoded as json.loads would decode it."""
+    if payload[:1] in (b"{", b"[") and payload[1:2] != b"\0":
+        return _decode(payload.decode("utf-8", "surrogatepass"))
+    return json.loads(payload)
+
+
+def _reusable_encoder() -> Any:
+    """The C encoder `json` builds per call, built once, with its circular-reference markers
+    (empty again after every encoding that completes); None without the C accelerator."""
+    if _encoder.c_make_encoder is None:
+        return None
+    markers: dict[int, Any] = {}
+    basestring = _encoder.encode_basestring_ascii if _ENSURE_ASCII else _encoder.encode_basestring
+    return markers, _encoder.c_make_encoder(markers, _refuse_decimal, basestring, None, ": ", ", ", False, False,
+                                            True)
+
+
+_reusable = _reusable_encoder()
+
+
+def dump_result(obj: Any) -> str:
+    """`to_json(obj)` for the loop's thread."""
+    if _reusable is None or isinstance(obj, str):
+        return to_json(obj)
+    markers, encode = _reusable
+    try:
+        return "".join(encode(obj, 0))
+    except _HasDecimal:
+        markers.clear()
+        return _with_decimals(obj)
+    except BaseException:
+        markers.clear()  # left mid-encoding
+        raise
