@@ -13,6 +13,8 @@ import asyncio
 import compileall
 import hashlib
 import logging
+import os
+import signal
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
@@ -51,13 +53,22 @@ async def compile_sdk(pythons: Iterable[Path]) -> None:
         stamp = stamps / ("lamina-sdk-" + hashlib.sha256(f"{python}\n{versions}".encode()).hexdigest()[:24])
         if stamp.exists():
             continue
+        # Its own process group: `-j 0` forks a worker per core, which a kill of compileall
+        # alone would leave running.
         process = await asyncio.create_subprocess_exec(
             "nice", "-n", "19", *_compile_with(python, entries, workers=0),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, start_new_session=True)
         try:
             if await process.wait() == 0:
                 stamp.touch()
         except asyncio.CancelledError:
-            process.kill()
+            _kill_group(process.pid)
             await process.wait()
             raise
+
+
+def _kill_group(leader: int) -> None:
+    try:
+        os.killpg(leader, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
