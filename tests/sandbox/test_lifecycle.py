@@ -116,3 +116,15 @@ def test_close_kills_everything_and_removes_cgroups(tmp_path: Path) -> None:
     harness.close()
     assert [root for root in roots if root.exists()] == []
     assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []
+
+
+def test_a_dead_environment_leaves_no_cgroup(fresh_sandbox) -> None:
+    sandbox = fresh_sandbox()
+    spec = sandbox.function({"app.py": COUNTER})
+    sandbox.invoke(spec)
+    [environment] = sandbox.pool._idle[spec.key]
+    directories = set(environment.cgroup.dirs.values())
+    assert all(directory.is_dir() for directory in directories)
+    environment.kill()
+    sandbox.run(asyncio.wait_for(asyncio.shield(environment.closed), 10))
+    assert not [directory for directory in directories if directory.exists()]

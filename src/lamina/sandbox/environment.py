@@ -571,9 +571,27 @@ class Environment:
         self._cleanup()
 
     def _cleanup(self, attempt: int = 0) -> None:
-        if self.cgroup is not None and not self.cgroup.remove() and attempt < 50:
+        if self.cgroup is None:
+            self._release_host_resources()
+            return
+        # rmdir of a cgroup takes milliseconds per controller (v1): off the loop.
+        try:
+            removal = self._loop.run_in_executor(None, self.cgroup.remove)
+        except RuntimeError:  # the loop's executor is already shut down: lamina is exiting
+            self._cgroup_removed(self.cgroup.remove(), attempt)
+            return
+        removal.add_done_callback(
+            lambda done: self._cgroup_removed(not done.cancelled() and done.exception() is None
+                                              and done.result(), attempt))
+
+    def _cgroup_removed(self, removed: bool, attempt: int) -> None:
+        if not removed and attempt < 50:  # processes still exiting
             self._loop.call_later(0.02 * (attempt + 1), self._cleanup, attempt + 1)
             return
+        self._release_host_resources()
+
+    def _release_host_resources(self) -> None:
+        """What the environment held on the host, once its processes and cgroup are gone."""
         self._drop_runtime_link()
         self._high_water.close()
         if self._stderr is not None:
