@@ -106,6 +106,18 @@ def sequential_latencies(port: int, path: str, body: bytes, count: int) -> list[
     return samples
 
 
+def post_many(port: int, path: str, body: bytes, headers: dict[str, str], count: int) -> None:
+    """`count` POSTs one after another on one keep-alive connection; any answer but 200 is an error."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    for _ in range(count):
+        connection.request("POST", path, body, headers)
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"status {response.status}")
+    connection.close()
+
+
 def percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
 

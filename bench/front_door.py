@@ -16,7 +16,6 @@ JSON; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import statistics
@@ -27,7 +26,7 @@ from pathlib import Path
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from common import Lamina, free_port, tree_python, wait_for_port
+from common import Lamina, free_port, post_many, tree_python, wait_for_port
 
 TRIVIAL = "def handler(event, context):\n    return event\n"
 PATH = "/2015-03-31/functions/{name}/invocations"
@@ -57,16 +56,9 @@ def boto3_headers(port: int, path: str, key_id: str = "000000000000", secret: st
 
 
 def measure(pid: int, port: int, path: str, headers: dict[str, str], count: int) -> dict[str, float]:
-    connection = http.client.HTTPConnection("127.0.0.1", port)
     started_cpu, started = cpu_seconds(pid), time.perf_counter()
-    for _ in range(count):
-        connection.request("POST", path, BODY, headers)
-        response = connection.getresponse()
-        response.read()
-        if response.status != 200:
-            raise RuntimeError(f"status {response.status}")
+    post_many(port, path, BODY, headers, count)
     elapsed, cpu = time.perf_counter() - started, cpu_seconds(pid) - started_cpu
-    connection.close()
     return {"cpu_us_per_invoke": round(cpu / count * 1e6, 1), "wall_us_per_invoke": round(elapsed / count * 1e6, 1)}
 
 

@@ -17,7 +17,6 @@ the count. Needs valgrind. Prints JSON; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import re
@@ -26,7 +25,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from common import Lamina, free_port, tree_python, wait_for_port
+from common import Lamina, free_port, post_many, tree_python, wait_for_port
 from front_door import BODY, KEY_ID, PATH, SECRET, TRIVIAL, boto3_headers
 
 BENCH = Path(__file__).resolve().parent
@@ -34,14 +33,7 @@ WARM_UP = 200
 
 
 def _invoke(port: int, path: str, headers: dict[str, str], count: int) -> None:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-    for _ in range(count):
-        connection.request("POST", path, BODY, headers)
-        response = connection.getresponse()
-        response.read()
-        if response.status != 200:
-            raise RuntimeError(f"status {response.status}")
-    connection.close()
+    post_many(port, path, BODY, headers, count)
 
 
 def count_instructions(tree: str, what: str, count: int, keyed: bool) -> float:
