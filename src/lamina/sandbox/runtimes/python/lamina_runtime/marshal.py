@@ -4,15 +4,18 @@ them, results encoded with the standard separators, `Decimal` as a plain JSON nu
 
 The loop's own conversions (`load_event`, `dump_result`, on its thread only) skip what
 `json` redoes on every call: detecting the encoding of a payload that can only be UTF-8,
-and building the C encoder."""
+and building the C encoder. `decimal` is not imported here: a result can hold a Decimal only
+once something else has imported it."""
 
 from __future__ import annotations
 
 import json
 import sys
-from decimal import Decimal
 from json import encoder as _encoder
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _ENSURE_ASCII = sys.version_info < (3, 12)
 
@@ -21,8 +24,13 @@ class _HasDecimal(Exception):
     pass
 
 
+def _is_decimal(obj: Any) -> bool:
+    decimal = sys.modules.get("decimal")
+    return decimal is not None and isinstance(obj, decimal.Decimal)
+
+
 def _refuse_decimal(obj: Any) -> Any:
-    if isinstance(obj, Decimal):
+    if _is_decimal(obj):
         raise _HasDecimal
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
@@ -33,7 +41,7 @@ _string = json.JSONEncoder(ensure_ascii=_ENSURE_ASCII).encode
 
 def _with_decimals(obj: Any) -> str:
     """The slow path, only for results that contain a Decimal somewhere."""
-    if isinstance(obj, Decimal):
+    if _is_decimal(obj):
         return "NaN" if obj.is_nan() else str(obj)
     if isinstance(obj, dict):
         items = []
