@@ -173,11 +173,12 @@ def test_the_root_logger_is_set_up_however_logging_is_first_imported(sandbox: Ha
 @pytest.mark.parametrize("runtime", PYTHONS)
 def test_the_runtime_imports_only_what_a_function_uses(sandbox: Harness, runtime: str) -> None:
     # What the runtime loop needs before the handler runs is loaded; what only some
-    # functions use (logging, decimal, tracebacks, typing, socket) waits for them, unless
+    # functions use (logging, decimal, tracebacks, typing, socket, json) waits for them, unless
     # the interpreter's own start (site, .pth files) loads it anyway.
     spec = sandbox.function({"app.py": """
         import sys
-        OPTIONAL = ("logging", "decimal", "traceback", "typing", "socket", "threading", "datetime", "importlib.util")
+        OPTIONAL = ("logging", "decimal", "traceback", "typing", "socket", "threading", "datetime", "importlib.util",
+                    "json", "re", "enum")
         LOADED = [name for name in OPTIONAL if name in sys.modules]
         def handler(event, context):
             import subprocess

@@ -4,7 +4,6 @@ serve events one at a time until the sandbox ends."""
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import sys
 import time
@@ -15,7 +14,7 @@ from .channel import WorkerChannel
 from .context import LambdaContext
 from .errors import Fault, from_exception, log_error
 from .handler import load_handler
-from .marshal import dump_result, load_event, to_json
+from .marshal import dump_result, load_event, loads, to_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,7 +34,7 @@ def _adopt_assignment(go_fd: int) -> None:
     os.close(go_fd)
     if not chunks:
         sys.exit(0)  # discarded before being assigned
-    assignment = json.loads(b"".join(chunks))
+    assignment = loads(b"".join(chunks).decode())
     os.environ.clear()
     os.environ.update(assignment["env"])
     os.chdir(assignment["cwd"])
