@@ -157,7 +157,7 @@ def test_the_root_logger_is_set_up_however_logging_is_first_imported(sandbox: Ha
         root = logging.getLogger()
         SEEN = {"before": BEFORE, "handlers": len(root.handlers), "level": root.level,
                 "loader": type(logging.__loader__).__name__, "spec_loader": type(logging.__spec__.loader).__name__,
-                "finders": [type(f).__module__ for f in sys.meta_path if "lamina" in type(f).__module__]}
+                "finders": [type(f).__name__ for f in sys.meta_path if "lamina" in type(f).__module__]}
         def handler(event, context):
             logging.getLogger("app").warning("from %s", "handler")
             logging.getLogger("app").info("not shown")
@@ -165,7 +165,7 @@ def test_the_root_logger_is_set_up_however_logging_is_first_imported(sandbox: Ha
     """}, runtime=runtime)
     result = sandbox.invoke(spec)
     assert body(result) == {"before": False, "handlers": 1, "level": 30, "loader": "SourceFileLoader",
-                            "spec_loader": "SourceFileLoader", "finders": []}
+                            "spec_loader": "SourceFileLoader", "finders": ["StdlibFirst"]}
     [line] = [line.message for line in result.log]
     assert re.fullmatch(r"\[WARNING\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t[0-9a-f-]{36}\tfrom handler", line)
 
@@ -193,6 +193,25 @@ def test_the_runtime_imports_only_what_a_function_uses(sandbox: Harness, runtime
     failed = sandbox.invoke(spec, {"fail": True})
     assert failed.error_type == "ValueError"
     assert body(failed)["stackTrace"][0].startswith('  File "/var/task/app.py", line ')
+
+
+@pytest.mark.parametrize("runtime", PYTHONS)
+def test_bundled_files_do_not_shadow_the_standard_modules_the_runtime_defers(sandbox: Harness, runtime: str) -> None:
+    # A stray enum.py (enum34) or typing.py (the backport) in the bundle never replaced the
+    # standard modules, which the runtime used to import first; other names still resolve
+    # from /var/task first, as sys.path says.
+    stray = "raise ImportError('the bundled copy was imported')\n"
+    spec = sandbox.function({
+        "enum.py": stray, "typing.py": stray, "json/__init__.py": stray, "logging.py": stray, "colorsys.py": "",
+        "app.py": """
+            import colorsys, enum, json, logging, re, typing
+            def handler(event, context):
+                return {module.__name__: module.__file__.startswith("/var/lang/lib/python")
+                        for module in (enum, json, logging, re, typing, colorsys)}
+        """}, runtime=runtime)
+    result = sandbox.invoke(spec)
+    assert result.error_type is None, result.payload
+    assert body(result) == {"enum": True, "json": True, "logging": True, "re": True, "typing": True, "colorsys": False}
 
 
 @pytest.mark.parametrize("runtime", PYTHONS)

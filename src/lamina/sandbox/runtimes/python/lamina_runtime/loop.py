@@ -9,7 +9,7 @@ import sys
 import time
 from importlib.machinery import PathFinder
 
-from . import logs
+from . import logs, stdlib_first
 from .channel import WorkerChannel
 from .context import LambdaContext
 from .errors import Fault, from_exception, log_error
@@ -135,6 +135,7 @@ def main() -> None:
         _adopt_assignment(int(go_fd))
     logs.unbuffered_stdio()
     logs.configure_logging()
+    stdlib_first.install()
     _set_sys_path()
     LambdaContext.bind_environment()
     handler = _init(channel)
