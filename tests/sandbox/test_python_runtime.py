@@ -144,6 +144,77 @@ def test_print_and_logging_in_text_format(sandbox: Harness) -> None:
 
 
 @pytest.mark.parametrize("runtime", PYTHONS)
+def test_the_root_logger_is_set_up_however_logging_is_first_imported(sandbox: Harness, runtime: str) -> None:
+    # The runtime sets the root logger up when `logging` is first imported; a library
+    # importing it (here `logging.handlers`) finds it set up just the same, and what the
+    # import system shows afterwards is what it shows for any module.
+    spec = sandbox.function({"app.py": """
+        import sys
+        BEFORE = "logging" in sys.modules
+        from logging.handlers import MemoryHandler
+        import logging
+        logging.basicConfig(level=logging.DEBUG)  # a no-op on Lambda: the root logger has a handler
+        root = logging.getLogger()
+        SEEN = {"before": BEFORE, "handlers": len(root.handlers), "level": root.level,
+                "loader": type(logging.__loader__).__name__, "spec_loader": type(logging.__spec__.loader).__name__,
+                "finders": [type(f).__name__ for f in sys.meta_path if "lamina" in type(f).__module__]}
+        def handler(event, context):
+            logging.getLogger("app").warning("from %s", "handler")
+            logging.getLogger("app").info("not shown")
+            return SEEN
+    """}, runtime=runtime)
+    result = sandbox.invoke(spec)
+    assert body(result) == {"before": False, "handlers": 1, "level": 30, "loader": "SourceFileLoader",
+                            "spec_loader": "SourceFileLoader", "finders": ["StdlibFirst"]}
+    [line] = [line.message for line in result.log]
+    assert re.fullmatch(r"\[WARNING\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t[0-9a-f-]{36}\tfrom handler", line)
+
+
+@pytest.mark.parametrize("runtime", PYTHONS)
+def test_the_runtime_imports_only_what_a_function_uses(sandbox: Harness, runtime: str) -> None:
+    # What the runtime loop needs before the handler runs is loaded; what only some
+    # functions use (logging, decimal, tracebacks, typing, socket, json) waits for them, unless
+    # the interpreter's own start (site, .pth files) loads it anyway.
+    spec = sandbox.function({"app.py": """
+        import sys
+        OPTIONAL = ("logging", "decimal", "traceback", "typing", "socket", "threading", "datetime", "importlib.util",
+                    "json", "re", "enum")
+        LOADED = [name for name in OPTIONAL if name in sys.modules]
+        def handler(event, context):
+            import subprocess
+            from decimal import Decimal
+            if event.get("fail"):
+                raise ValueError("bad")
+            bare = subprocess.run([sys.executable, "-c", "import sys; print(*sys.modules)"], capture_output=True,
+                                  text=True, check=True).stdout.split()
+            return {"added": [name for name in LOADED if name not in bare], "price": Decimal("1.50")}
+    """}, runtime=runtime)
+    assert body(sandbox.invoke(spec)) == {"added": [], "price": 1.5}
+    failed = sandbox.invoke(spec, {"fail": True})
+    assert failed.error_type == "ValueError"
+    assert body(failed)["stackTrace"][0].startswith('  File "/var/task/app.py", line ')
+
+
+@pytest.mark.parametrize("runtime", PYTHONS)
+def test_bundled_files_do_not_shadow_the_standard_modules_the_runtime_defers(sandbox: Harness, runtime: str) -> None:
+    # A stray enum.py (enum34) or typing.py (the backport) in the bundle never replaced the
+    # standard modules, which the runtime used to import first; other names still resolve
+    # from /var/task first, as sys.path says.
+    stray = "raise ImportError('the bundled copy was imported')\n"
+    spec = sandbox.function({
+        "enum.py": stray, "typing.py": stray, "json/__init__.py": stray, "logging.py": stray, "colorsys.py": "",
+        "app.py": """
+            import colorsys, enum, json, logging, re, typing
+            def handler(event, context):
+                return {module.__name__: module.__file__.startswith("/var/lang/lib/python")
+                        for module in (enum, json, logging, re, typing, colorsys)}
+        """}, runtime=runtime)
+    result = sandbox.invoke(spec)
+    assert result.error_type is None, result.payload
+    assert body(result) == {"enum": True, "json": True, "logging": True, "re": True, "typing": True, "colorsys": False}
+
+
+@pytest.mark.parametrize("runtime", PYTHONS)
 def test_logging_in_json_format_with_level(sandbox: Harness, runtime: str) -> None:
     spec = sandbox.function({"app.py": """
         import logging

@@ -12,7 +12,7 @@ import pytest
 from lamina.sandbox.runtimes.catalog import PYTHON_RUNTIME_DIR
 
 sys.path.insert(0, str(PYTHON_RUNTIME_DIR))
-from lamina_runtime.marshal import dump_result, load_event, to_json  # noqa: E402
+from lamina_runtime.marshal import dump_result, load_event, loads, to_json  # noqa: E402
 
 sys.path.remove(str(PYTHON_RUNTIME_DIR))
 
@@ -54,3 +54,29 @@ def test_a_result_that_failed_to_encode_encodes_once_fixed() -> None:
         dump_result(result)
     result.pop()
     assert dump_result(result) == '[{"k": 1}]'
+
+
+@pytest.mark.parametrize("text", [
+    "{}", " \t\n{\"a\": [1, 2.5e3, -0, true, null]}\r\n", "[NaN, Infinity, -Infinity]", '"\\ud800"', "1 2", "{} x",
+    "", "   ", "[1,]", '{"a" 1}', '"unterminated', "\ufeff{}", "[" * 100 + "]" * 100, "tru", '{"a": "\\x"}',
+    '{"a": 1, "a": 2}', "12345678901234567890", "1.5e999",
+])
+def test_text_parses_as_json_loads_parses_it(text: str) -> None:
+    # The runtime parses without importing json; what does not parse gets json's own error.
+    def outcome(parse):
+        try:
+            return "ok", repr(parse(text))
+        except ValueError as error:
+            return type(error).__name__, str(error)
+
+    assert outcome(loads) == outcome(json.loads)
+
+
+def test_results_encode_as_json_dumps_encodes_them() -> None:
+    ensure_ascii = sys.version_info < (3, 12)
+    for value in ({"ok": True, "n": [1, 2.5, float("nan"), float("inf"), None]}, "żółw ✓\n", {1: "a", None: 2.0},
+                  [{"nested": {"deep": ["\u2028", "\x00"]}}], 10**30, True, {"k": (1, 2)}):
+        assert to_json(value) == json.dumps(value, ensure_ascii=ensure_ascii)
+        assert dump_result(value) == json.dumps(value, ensure_ascii=ensure_ascii)
+    with pytest.raises(TypeError, match="Object of type set is not JSON serializable"):
+        to_json({1, 2})

@@ -1,29 +1,38 @@
 """The runtime's end of the private channel to the worker: one frame in per event, one
-frame out per reply (a response carries the process's memory high-water mark)."""
+frame out per reply (a response carries the process's memory high-water mark).
+
+It uses `_socket` and the import system's own source loader rather than `socket` and
+`importlib.util`, which would import `enum`, `selectors` and more before any function runs.
+"""
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import socket
-from typing import Any
+import sys
+from _socket import socket
+from importlib.machinery import SourceFileLoader
 
 from .memory import HighWater
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _load_wire(path: str) -> Any:
     # Loaded by path under a private name: the agent's package must not shadow user modules.
-    spec = importlib.util.spec_from_file_location("_lamina_wire", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    loader = SourceFileLoader("_lamina_wire", path)
+    module = type(sys)("_lamina_wire")
+    module.__file__ = path
+    module.__loader__ = loader
+    loader.exec_module(module)
     return module
 
 
 class WorkerChannel:
     def __init__(self, fd: int, wire_path: str) -> None:
         os.set_inheritable(fd, False)  # the function's subprocesses must not hold it
-        self._sock = socket.socket(fileno=fd)
+        self._sock = socket(fileno=fd)
         self._sock.setblocking(True)
         self.wire = _load_wire(wire_path)
         self._reader = self.wire.FrameReader()

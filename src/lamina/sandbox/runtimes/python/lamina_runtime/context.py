@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from typing import Any
+
+from .marshal import loads
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class CognitoIdentity:
@@ -67,8 +71,8 @@ class LambdaContext:
                  tenant_id: str | None) -> None:
         self.aws_request_id = request_id
         self.invoked_function_arn = invoked_function_arn
-        self.identity = CognitoIdentity(json.loads(cognito_identity) if cognito_identity else None)
-        self.client_context = ClientContext(json.loads(client_context)) if client_context else None
+        self.identity = CognitoIdentity(loads(cognito_identity) if cognito_identity else None)
+        self.client_context = ClientContext(loads(client_context)) if client_context else None
         self.tenant_id = tenant_id
         self._deadline_ms = deadline_ms
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import sys
 import time
-import traceback
-from types import TracebackType
-from typing import Any
 
 from .marshal import to_json
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import TracebackType
+    from typing import Any
 
 _OWN_DIR = os.path.dirname(os.path.abspath(__file__))
 _NO_BREAK_SPACE = "\u00a0"
@@ -36,6 +38,8 @@ def make_error(message: str, error_type: str, stack_trace: list[str], request_id
 def from_exception(error: BaseException, tb: TracebackType | None, request_id: str = "") -> dict[str, Any]:
     """The payload for an exception raised by user code; the runtime's own frames at the
     bottom of the traceback are left out, as Lambda's stack traces start in the function."""
+    import traceback  # only for errors: most invocations never need it
+
     frames = traceback.extract_tb(tb)
     while frames and frames[0].filename.startswith(_OWN_DIR):
         frames.pop(0)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any, Callable
 
 from .errors import Fault
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 
 def load_handler(name: str) -> Callable[[Any, Any], Any]:

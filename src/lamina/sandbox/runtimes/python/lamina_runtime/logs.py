@@ -1,30 +1,22 @@
 """stdout/stderr and the `logging` module, as in Lambda's Python runtime.
 
-Output is unbuffered (a `print` reaches the log at once). The root logger writes one
-record per message: `[LEVEL]\\t<ISO time>Z\\t<request id>\\t<message>` by default, a JSON
-object per line with `AWS_LAMBDA_LOG_FORMAT=JSON`; embedded newlines become CR so that a
-multi-line message (a traceback) stays one log record.
+Output is unbuffered (a `print` reaches the log at once). The root logger is set up as
+Lambda's is (see `rootlogger`), but only when something first imports `logging`: every
+handler module that imports it finds it set up, and one that never does pays nothing.
 """
 
 from __future__ import annotations
 
 import io
-import logging
 import os
 import sys
-import time
-import traceback
-from datetime import datetime, timezone
-from typing import Any
 
-from .marshal import to_json
+from .after_import import after_import
 
 request_id = ""  # the invocation being served, for log records
 tenant_id = None
 
 _LEVELS = {"TRACE": "DEBUG", "WARN": "WARNING", "FATAL": "CRITICAL"}
-_RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message", "asctime", "aws_request_id", "tenant_id"}
 
 
 def unbuffered_stdio() -> None:
@@ -38,67 +30,16 @@ def json_format() -> bool:
     return os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
 
 
-class _RequestIdFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.aws_request_id = request_id
-        record.tenant_id = tenant_id
-        return True
-
-
-class _TextFormatter(logging.Formatter):
-    converter = time.gmtime
-
-    def __init__(self) -> None:
-        super().__init__("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
-                         "%Y-%m-%dT%H:%M:%S")
-
-    def format(self, record: logging.LogRecord) -> str:
-        return super().format(record).replace("\n", "\r")
-
-
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        level = min(50, max(0, record.levelno)) // 10 * 10
-        created = datetime.fromtimestamp(record.created, tz=timezone.utc)
-        entry: dict[str, Any] = {
-            "timestamp": created.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-            "level": logging.getLevelName(level),
-            "message": record.getMessage(),
-            "logger": record.name,
-        }
-        if record.exc_info and record.exc_info[0] is not None:
-            entry["stackTrace"] = traceback.format_tb(record.exc_info[2])
-            entry["errorType"] = record.exc_info[0].__name__
-            entry["errorMessage"] = str(record.exc_info[1])
-            entry["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
-        entry["requestId"] = request_id
-        if tenant_id is not None:
-            entry["tenantId"] = tenant_id
-        for key, value in vars(record).items():
-            if key not in _RECORD_FIELDS and key not in entry:
-                entry[key] = value
-        try:
-            return to_json(entry)
-        except (TypeError, ValueError):
-            return to_json({k: v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
-                            for k, v in entry.items()})
-
-
-class _StdoutHandler(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            sys.stdout.write(self.format(record) + "\n")
-        except Exception:
-            self.handleError(record)
-
-
 def configure_logging() -> None:
-    handler = _StdoutHandler()
-    handler.setFormatter(_JsonFormatter() if json_format() else _TextFormatter())
-    handler.addFilter(_RequestIdFilter())
-    root = logging.getLogger()
-    root.addHandler(handler)
-    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    """The root logger's set-up, from the function's environment as it is at init."""
+    json_lines = json_format()
+    level: str | None = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
     level = _LEVELS.get(level, level)
-    if level in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        root.setLevel(level)
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        level = None
+
+    def configure(_logging: object) -> None:
+        from . import rootlogger
+        rootlogger.configure(json_lines, level)
+
+    after_import("logging", configure)
