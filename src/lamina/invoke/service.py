@@ -61,7 +61,7 @@ class AsyncAcceptor(Protocol):
 class EnvironmentPool(Protocol):
     runtimes: Mapping[str, object]
 
-    async def invoke(self, spec: EnvironmentSpec, request: InvokeRequest) -> InvokeResult:
+    def invoke(self, spec: EnvironmentSpec, request: InvokeRequest) -> Awaitable[InvokeResult]:
         """Raises `lamina.sandbox.admission.Busy` when no environment can be had now."""
 
     async def retire(self, key: str) -> None: ...
