@@ -69,7 +69,7 @@ class EnvironmentPool(Protocol):
     async def prewarm(self, runtime_id: str, network: str = "host") -> None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen, as `InvokeRequest`: built on every invoke
 class Invocation:
     """The outcome of one synchronous invocation, as in-process callers see it."""
 
