@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per request: a frozen __init__ would cost object.__setattr__ per field
 class RequestContext:
     account_id: str
     region: str

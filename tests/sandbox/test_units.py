@@ -154,3 +154,26 @@ def test_a_frame_too_short_for_its_field_lengths_is_refused() -> None:
     for count in (3, 40):
         with pytest.raises(ValueError):
             wire.FrameReader().feed(wire.HEADER.pack(4, wire.R_RESPONSE, count) + b"\0" * 4)
+
+
+def test_log_capture_reads_only_what_the_pipe_holds(monkeypatch) -> None:
+    """Most invocations print nothing: taking their (empty) log reads nothing, so no read of
+    an empty pipe fails on every invoke; a pipe with output is read with no failing read after it."""
+    import lamina.sandbox.logcapture as logcapture
+
+    reads: list[int] = []
+    real_read = os.read
+
+    def counted_read(fd: int, size: int) -> bytes:
+        reads.append(size)
+        return real_read(fd, size)
+
+    capture, writer = _capture()
+    monkeypatch.setattr(logcapture.os, "read", counted_read)
+    assert capture.take() == []
+    assert reads == []
+    os.write(writer, b"printed\n")
+    assert [line.message for line in capture.take()] == ["printed"]
+    assert reads == [len(b"printed\n")]
+    os.close(writer)
+    capture.close()

@@ -187,6 +187,8 @@ class AsyncDispatcher:
         self._wake.set()
 
     def _capacity_freed(self, function: tuple[str, str, str], account: tuple[str, str] | None) -> None:
+        if not self._throttled and not self._throttled_in_account:
+            return  # nothing was throttled: the common case, told of every invocation's end
         for queues, key in ((self._throttled, function), (self._throttled_in_account, account)):
             if key is not None and self._run_one_waiting(queues, key):
                 return

@@ -61,7 +61,7 @@ class AsyncAcceptor(Protocol):
 class EnvironmentPool(Protocol):
     runtimes: Mapping[str, object]
 
-    async def invoke(self, spec: EnvironmentSpec, request: InvokeRequest) -> InvokeResult:
+    def invoke(self, spec: EnvironmentSpec, request: InvokeRequest) -> Awaitable[InvokeResult]:
         """Raises `lamina.sandbox.admission.Busy` when no environment can be had now."""
 
     async def retire(self, key: str) -> None: ...
@@ -69,7 +69,7 @@ class EnvironmentPool(Protocol):
     async def prewarm(self, runtime_id: str, network: str = "host") -> None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen, as `InvokeRequest`: built on every invoke
 class Invocation:
     """The outcome of one synchronous invocation, as in-process callers see it."""
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from .agent import wire
 from .cgroups import EnvironmentCgroup
 from .channel import FrameChannel
+from .deadline import Deadline
 from .environ import LAMBDA_PATHS, base_environment, function_environment
 from .highwater import ReportedPeak, RuntimeHighWater
 from .host import Host
@@ -99,6 +100,7 @@ class Environment:
         self._high_water = RuntimeHighWater()
         self._reported_peak = ReportedPeak(self._measure_mb)
         self._arn: tuple[str, bytes] = ("", b"")  # the last invoked ARN, encoded: the same one, mostly
+        self._deadline = Deadline(self._loop, self._invocation_timed_out)  # of the invocation in flight
         self.cgroup: EnvironmentCgroup | None = None
         self._dir: Path | None = None  # process mode: the environment's own directory
         self._scratch: ScratchDisk | None = None  # the /tmp this environment will mount
@@ -483,15 +485,19 @@ class Environment:
         else:
             assert self._control is not None
             self._control.write(wire.encode(wire.INVOKE, *fields))
-        timer = loop.call_later(remaining_s, _set_if_pending, waiting, (TIMEOUT, []))
+        self._deadline.start(remaining_s)
         try:
             kind, reply = await waiting
         finally:
-            timer.cancel()
+            self._deadline.stop()
             self._waiting = None
-        duration_ms = (time.monotonic() - started) * 1000
-        self.last_used = time.monotonic()
-        return invoke_result(self, request, kind, reply, timeout_s, duration_ms)
+        ended = self.last_used = time.monotonic()
+        return invoke_result(self, request, kind, reply, timeout_s, (ended - started) * 1000)
+
+    def _invocation_timed_out(self) -> None:
+        waiting = self._waiting
+        if waiting is not None and not waiting.done():
+            waiting.set_result((TIMEOUT, []))
 
     # -- measurements -------------------------------------------------------------------
 
@@ -528,6 +534,7 @@ class Environment:
         if self.dead:
             return
         self.dead = True
+        self._deadline.close()
         if self._agent_pid:
             try:
                 if self.host.bwrap:

@@ -19,6 +19,7 @@ import logging
 import shutil
 import time
 from collections import defaultdict
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,15 +162,16 @@ class EnvironmentPool:
 
     # -- invoke -------------------------------------------------------------------------
 
-    async def invoke(self, spec: EnvironmentSpec, request: InvokeRequest) -> InvokeResult:
-        """Raises `Busy` when no environment can be had now (the caller throttles)."""
+    def invoke(self, spec: EnvironmentSpec, request: InvokeRequest) -> Coroutine[Any, Any, InvokeResult]:
+        """The invocation, to await; raises `Busy` when no environment can be had now (the
+        caller throttles). It picks the path and hands back that path's coroutine: no
+        coroutine of its own wraps the warm path's."""
         idle = self._idle.get(spec.key)
         while idle:
             environment = idle.pop()
-            if environment.dead:
-                continue
-            return await self._warm_invoke(environment, spec, request)
-        return await self._cold_invoke(spec, request)
+            if not environment.dead:
+                return self._warm_invoke(environment, spec, request)
+        return self._cold_invoke(spec, request)
 
     async def _warm_invoke(self, environment: Environment, spec: EnvironmentSpec,
                            request: InvokeRequest) -> InvokeResult:

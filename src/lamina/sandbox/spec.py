@@ -49,7 +49,10 @@ class EnvironmentSpec:
     platform_environment: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+# Made per invocation and never changed, but not frozen: a frozen dataclass's __init__ sets
+# each field through object.__setattr__, which costs about 10,000 instructions per
+# InvokeRequest, a few per cent of the server's CPU per warm invoke.
+@dataclass(slots=True)
 class InvokeRequest:
     request_id: str
     payload: bytes
@@ -61,7 +64,7 @@ class InvokeRequest:
     tenant_id: str | None = None  # X-Amz-Tenant-Id, passed to the runtime as Lambda-Runtime-Aws-Tenant-Id
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen either: one is made per line a function prints
 class LogLine:
     timestamp_ms: int
     message: str
