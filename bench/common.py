@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import io
 import os
@@ -13,7 +14,9 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 from botocore.config import Config as BotoConfig
@@ -165,3 +168,27 @@ def throughput(port: int, path: str, body: bytes, clients: int, seconds: float,
 
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+BENCH_ARN = "arn:aws:lambda:us-east-1:000000000000:function:bench"
+
+
+@contextlib.asynccontextmanager
+async def pool_with_function(handler: str, runtime: str, sandbox: str = "auto") -> AsyncIterator[tuple[Any, Any]]:
+    """A started EnvironmentPool (of the interpreter's lamina) and the spec of one function with
+    `handler` as app.py; invoke it with BENCH_ARN. Closed on exit."""
+    from lamina.sandbox import EnvironmentPool, EnvironmentSpec
+
+    with tempfile.TemporaryDirectory() as tmp:
+        code = Path(tmp) / "code"
+        code.mkdir()
+        (code / "app.py").write_text(handler)
+        pool = EnvironmentPool(data_dir=Path(tmp) / "data", sandbox=sandbox, spares_per_runtime=0)
+        await pool.start()
+        spec = EnvironmentSpec(key="bench", account_id="000000000000", region="us-east-1", function_name="bench",
+                               function_version="$LATEST", runtime=runtime, handler="app.handler", memory_mb=512,
+                               timeout_s=30, ephemeral_storage_mb=512, code_dir=code)
+        try:
+            yield pool, spec
+        finally:
+            await pool.close()

@@ -24,7 +24,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -81,35 +80,25 @@ def _own_cpu_s() -> float:
 
 
 async def pool_round(count: int, runtime: str) -> dict[str, float]:
-    from lamina.sandbox import EnvironmentPool, EnvironmentSpec, InvokeRequest
+    from common import BENCH_ARN, pool_with_function
 
-    with tempfile.TemporaryDirectory() as tmp:
-        code = Path(tmp) / "code"
-        code.mkdir()
-        (code / "app.py").write_text(HANDLER)
-        pool = EnvironmentPool(data_dir=Path(tmp) / "data", sandbox="auto", spares_per_runtime=0)
-        await pool.start()
-        spec = EnvironmentSpec(key="bench", account_id="000000000000", region="us-east-1", function_name="bench",
-                               function_version="$LATEST", runtime=runtime, handler="app.handler", memory_mb=512,
-                               timeout_s=30, ephemeral_storage_mb=512, code_dir=code)
-        arn = "arn:aws:lambda:us-east-1:000000000000:function:bench"
-        try:
-            requests = [InvokeRequest(str(uuid.uuid4()), b"{}", arn) for _ in range(count + WARMUP)]
-            for request in requests[:WARMUP]:
-                await pool.invoke(spec, request)
-            me = os.getpid()
-            _settle(me)
-            samples = []
-            clock = time.perf_counter_ns
-            env_before, server_before = _environment_cpu(me), _own_cpu_s()
-            for request in requests[WARMUP:]:
-                start = clock()
-                result = await pool.invoke(spec, request)
-                samples.append((clock() - start) / 1000)
-                assert result.error_type is None, result.payload
-            server_after, env_after = _own_cpu_s(), _environment_cpu(me)
-        finally:
-            await pool.close()
+    from lamina.sandbox import InvokeRequest
+
+    async with pool_with_function(HANDLER, runtime) as (pool, spec):
+        requests = [InvokeRequest(str(uuid.uuid4()), b"{}", BENCH_ARN) for _ in range(count + WARMUP)]
+        for request in requests[:WARMUP]:
+            await pool.invoke(spec, request)
+        me = os.getpid()
+        _settle(me)
+        samples = []
+        clock = time.perf_counter_ns
+        env_before, server_before = _environment_cpu(me), _own_cpu_s()
+        for request in requests[WARMUP:]:
+            start = clock()
+            result = await pool.invoke(spec, request)
+            samples.append((clock() - start) / 1000)
+            assert result.error_type is None, result.payload
+        server_after, env_after = _own_cpu_s(), _environment_cpu(me)
     return {"env_cpu_us": cpu_between(env_before, env_after) / count * 1e6,
             "server_cpu_us": (server_after - server_before) / count * 1e6,
             "p50_us": statistics.median(samples)}

@@ -12,12 +12,12 @@ import argparse
 import asyncio
 import json
 import statistics
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
-from lamina.sandbox import EnvironmentPool, EnvironmentSpec, InvokeRequest
+from common import BENCH_ARN, pool_with_function
+
+from lamina.sandbox import InvokeRequest
 
 HANDLER = "def handler(event, context):\n    return {'ok': True}\n"
 
@@ -27,30 +27,18 @@ def percentile(samples: list[float], q: float) -> float:
 
 
 async def run(count: int, runtime: str, sandbox: str) -> dict[str, object]:
-    with tempfile.TemporaryDirectory() as tmp:
-        code = Path(tmp) / "code"
-        code.mkdir()
-        (code / "app.py").write_text(HANDLER)
-        pool = EnvironmentPool(data_dir=Path(tmp) / "data", sandbox=sandbox, spares_per_runtime=0)
-        await pool.start()
-        spec = EnvironmentSpec(key="bench", account_id="000000000000", region="us-east-1", function_name="bench",
-                               function_version="$LATEST", runtime=runtime, handler="app.handler", memory_mb=512,
-                               timeout_s=30, ephemeral_storage_mb=512, code_dir=code)
-        arn = "arn:aws:lambda:us-east-1:000000000000:function:bench"
-        try:
-            requests = [InvokeRequest(str(uuid.uuid4()), b"{}", arn) for _ in range(count + 1000)]
-            for request in requests[:1000]:  # warm-up: cold start, then caches
-                await pool.invoke(spec, request)
-            samples = []
-            clock = time.perf_counter_ns
-            for request in requests[1000:]:
-                start = clock()
-                result = await pool.invoke(spec, request)
-                samples.append((clock() - start) / 1000)
-                assert result.error_type is None, result.payload
-        finally:
-            await pool.close()
-        mode = pool.mode
+    async with pool_with_function(HANDLER, runtime, sandbox) as (pool, spec):
+        requests = [InvokeRequest(str(uuid.uuid4()), b"{}", BENCH_ARN) for _ in range(count + 1000)]
+        for request in requests[:1000]:  # warm-up: cold start, then caches
+            await pool.invoke(spec, request)
+        samples = []
+        clock = time.perf_counter_ns
+        for request in requests[1000:]:
+            start = clock()
+            result = await pool.invoke(spec, request)
+            samples.append((clock() - start) / 1000)
+            assert result.error_type is None, result.payload
+    mode = pool.mode
     samples.sort()
     return {"benchmark": "sandbox_warm", "runtime": runtime, "sandbox": mode, "invocations": count,
             "p50_us": round(percentile(samples, 0.50), 1), "p99_us": round(percentile(samples, 0.99), 1),
