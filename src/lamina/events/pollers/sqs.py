@@ -7,9 +7,11 @@ maxReceiveCount). With ReportBatchItemFailures only the reported messages are ke
 
 Several workers poll at once (several batches in flight), starting at 5 and adding one
 per full batch, at most 300 a minute, up to ScalingConfig.MaximumConcurrency; a worker
-that finds the queue empty retires while more than the floor remain. FIFO order needs
-nothing extra: SQS hands out no message of a group while an earlier one of that group is
-in flight, so each group has at most one batch in flight.
+that finds the queue empty retires while more than the floor remain. FIFO order: SQS
+hands out no message of a group while an earlier one of that group is in flight, so each
+group has at most one batch in flight. The workers of a FIFO queue also receive one call at
+a time, with short polls while a batch is in flight, so an endpoint whose concurrent
+receives race on the group check (moto's do) cannot hand two workers one group either.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from lamina.events.pollers.base import PollerDeps, StopSignal, function_config
 log = logging.getLogger("lamina.events.sqs")
 
 RECEIVE_LIMIT = 10  # messages per ReceiveMessage call
+FIFO_BUSY_POLL_SECONDS = 1  # a FIFO queue's long poll while some of its groups are in flight
 LONG_POLL_SECONDS = 20
 INITIAL_WORKERS = 5
 DEFAULT_MAX_WORKERS = 1000
@@ -64,6 +67,7 @@ class SqsPoller:
         self._scale_refilled = time.monotonic()
         self._all_done = asyncio.Event()
         self._groups_in_flight: set[str] = set()  # FIFO: message groups some worker holds a batch of
+        self._fifo_receive = asyncio.Lock()  # FIFO: one ReceiveMessage at a time
 
     # ------------------------------------------------------------ lifecycle
 
@@ -191,6 +195,13 @@ class SqsPoller:
         return messages, started
 
     async def _receive(self, count: int, wait: int) -> list[dict[str, Any]]:
+        if not self.fifo:
+            return await self._receive_call(count, wait)
+        async with self._fifo_receive:
+            # While a batch is in flight its groups come free when it settles: poll again soon.
+            return await self._receive_call(count, min(wait, FIFO_BUSY_POLL_SECONDS) if self._groups_in_flight else wait)
+
+    async def _receive_call(self, count: int, wait: int) -> list[dict[str, Any]]:
         client = self.deps.aws.client("sqs", self.region)
         params = {"QueueUrl": self.queue_url, "MaxNumberOfMessages": count, "WaitTimeSeconds": wait,
                   "AttributeNames": ["All"], "MessageAttributeNames": ["All"]}
