@@ -103,8 +103,11 @@ def _become_runtime(executables: list[bytes], argv: list[str], env: dict[str, st
         previous = max(previous, fd)
     os.closerange(previous + 1, 1 << 20)
     os.chdir(cwd)
-    for number in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; a runtime expects the defaults
-        signal.signal(number, signal.SIG_DFL)
+    # A runtime starts with every signal at its default: exec keeps ignored signals ignored,
+    # and Python ignores SIGPIPE and SIGXFSZ, as may whatever started lamina (nohup: SIGHUP).
+    for number in range(1, signal.NSIG):
+        if number not in (signal.SIGKILL, signal.SIGSTOP) and signal.getsignal(number) == signal.SIG_IGN:
+            signal.signal(number, signal.SIG_DFL)
     signal.set_wakeup_fd(-1)
     if new_session:
         os.setsid()
