@@ -33,6 +33,8 @@ from typing import Any, Protocol
 
 import httptools
 
+from lamina.deadline import Deadline
+
 log = logging.getLogger("lamina.http")
 
 # Every status line, made once.
@@ -154,13 +156,11 @@ class _Connection(asyncio.Protocol):
         self.body_limit = 0
         self.ready: list[HttpRequest] = []  # parsed, waiting for the one before them
         self.serving: asyncio.Task | None = None
-        # One timer per connection, moved lazily: a transition only records what the client
-        # owes and by when; the timer is re-created only when that comes sooner than it fires.
+        # One lazily moved timer per connection: a transition only records what the client
+        # owes and by when.
         self.loop = asyncio.get_running_loop()
-        self.timer: asyncio.TimerHandle | None = None
-        self.timer_at = 0.0
+        self.deadline = Deadline(self.loop, self._timer_fired)
         self.timer_for: str | None = None  # what the client owes: _HEAD, _BODY, _IDLE, _LINGER or nothing
-        self.deadline = 0.0
         self.paused = False  # not reading: the client sent more while a request was being served
         self.write_blocked = False  # the client is not reading its answers: nor do we read its requests
         self.closing = False
@@ -194,9 +194,7 @@ class _Connection(asyncio.Protocol):
                 del server.per_client[self.client]
         self.closing = True
         self.timer_for = None
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.deadline.close()
 
     def pause_writing(self) -> None:
         self.write_blocked = True
@@ -250,22 +248,13 @@ class _Connection(asyncio.Protocol):
     def _set_timer(self, what: str | None, seconds: float = 0.0) -> None:
         self.timer_for = what
         if what is None:
-            return
-        self.deadline = deadline = self.loop.time() + seconds
-        if self.timer is None or self.timer_at > deadline:
-            if self.timer is not None:
-                self.timer.cancel()
-            self.timer = self.loop.call_at(deadline, self._timer_fired)
-            self.timer_at = deadline
+            self.deadline.stop()
+        else:
+            self.deadline.start(seconds)
 
     def _timer_fired(self) -> None:
-        self.timer = None
         what = self.timer_for
         if what is None or self.transport is None or self.transport.is_closing():
-            return
-        if self.loop.time() < self.deadline:  # moved on since: wait for the new deadline
-            self.timer = self.loop.call_at(self.deadline, self._timer_fired)
-            self.timer_at = self.deadline
             return
         self._timed_out(what)
 

@@ -32,10 +32,11 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from lamina.deadline import Deadline
+
 from .agent import wire
 from .cgroups import EnvironmentCgroup
 from .channel import FrameChannel
-from .deadline import Deadline
 from .environ import LAMBDA_PATHS, base_environment, function_environment
 from .highwater import ReportedPeak, RuntimeHighWater
 from .host import Host

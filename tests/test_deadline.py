@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lamina.sandbox.deadline import Deadline
+from lamina.deadline import Deadline
 
 
 class _Timer:

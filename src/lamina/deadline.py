@@ -1,13 +1,13 @@
-"""When an environment's invocation in flight times out, on one timer that outlives invocations.
+"""A deadline on one loop timer that outlives what it times: an environment's invocation in
+flight, a connection's wait for its client.
 
-Nearly every invocation ends long before its timeout, so creating and cancelling a loop
-timer for each one is wasted work. Here the timer is armed for the first invocation's
-deadline and left alone when invocations end. When it fires it looks at the invocation in
-flight then: past its deadline, it expires; still within it, the timer is armed again for
-that deadline; none, the timer stops until the next invocation. It is re-armed at once only
-when an invocation's deadline comes before the timer's (a suppressed init used part of the
-timeout). A sequential stream of invocations thus costs one timer per timeout period, not
-one per invocation, and an expiry is as punctual as a timer of its own would be.
+Nearly every wait ends long before its deadline, so creating and cancelling a loop timer for
+each one is wasted work. Here the timer is armed for the first deadline and left alone when
+the wait ends. When it fires it looks at the deadline then: past it, it expires; still
+ahead, the timer is armed again for it; none, the timer stops until the next `start`. It is
+re-armed at once only when a new deadline comes before the timer's. A stream of short waits
+thus costs one timer per timeout period, not one per wait, and an expiry is as punctual as a
+timer of its own would be.
 """
 
 from __future__ import annotations
@@ -25,18 +25,18 @@ class Deadline:
     def __init__(self, loop: asyncio.AbstractEventLoop, on_expiry: Callable[[], None]) -> None:
         self._loop = loop
         self._on_expiry = on_expiry
-        self._when: float | None = None  # loop time the invocation in flight times out at
+        self._when: float | None = None  # loop time the current wait expires at
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
 
     def start(self, delay_s: float) -> None:
-        """An invocation started: it times out `delay_s` from now, unless `stop` comes first."""
+        """A wait started (replacing any other): it expires `delay_s` from now, unless `stop` comes first."""
         when = self._when = self._loop.time() + delay_s
         if self._timer is None or self._timer_at > when:
             self._arm(when)
 
     def stop(self) -> None:
-        """The invocation ended (the timer stays, for the next one)."""
+        """The wait ended (the timer stays, for the next one)."""
         self._when = None
 
     def close(self) -> None:
