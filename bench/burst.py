@@ -16,11 +16,8 @@ import json
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
-import boto3
-from botocore.config import Config as BotoConfig
-from botocore.exceptions import ClientError
+from bursts import burst_client, invoke_once, released_together
 from common import Lamina
 
 SLEEPER = "import time\n\ndef handler(event, context):\n    time.sleep({sleep})\n    return {{'ok': True}}\n"
@@ -52,39 +49,19 @@ class MemorySampler(threading.Thread):
 
 
 def burst(lamina: Lamina, name: str, count: int, sleep_s: float) -> dict:
-    client = boto3.client("lambda", endpoint_url=lamina.endpoint, region_name="us-east-1",
-                          aws_access_key_id="000000000000", aws_secret_access_key="x",
-                          config=BotoConfig(retries={"total_max_attempts": 1}, read_timeout=300,
-                                            max_pool_connections=count))
-    gate = threading.Barrier(count + 1)
-    started = 0.0
+    client = burst_client(lamina.endpoint, count)
 
     def one(_: int) -> tuple[str, float, dict]:
-        gate.wait()
-        try:
-            response = client.invoke(FunctionName=name, Payload=b"{}", LogType="Tail")
-        except ClientError as error:
-            code = error.response["Error"]["Code"]
-            detail = {"code": code, "reason": error.response.get("Reason"),
-                      "retry_after": error.response["ResponseMetadata"]["HTTPHeaders"].get("retry-after")}
-            return ("throttled" if code == "TooManyRequestsException" else "error"), time.monotonic(), detail
-        except Exception as error:  # noqa: BLE001 - every other outcome is counted as an error
-            return "error", time.monotonic(), {"exception": repr(error)}
-        body = response["Payload"].read()
-        if response.get("FunctionError"):
-            return "error", time.monotonic(), {"function_error": body.decode(errors="replace")[:300]}
-        cold = "Init Duration" in base64.b64decode(response.get("LogResult", "")).decode(errors="replace")
-        return ("cold" if cold else "warm"), time.monotonic(), {}
+        kind, at, detail, response = invoke_once(client, name, "Tail")
+        if response is not None:
+            log = base64.b64decode(response.get("LogResult", "")).decode(errors="replace")
+            kind = "cold" if "Init Duration" in log else "warm"
+        return kind, at, detail
 
     sampler = MemorySampler()
     before = mem_available_mb()
     sampler.start()
-    with ThreadPoolExecutor(count) as pool:
-        futures = [pool.submit(one, i) for i in range(count)]
-        time.sleep(0.5)  # every thread is at the gate
-        started = time.monotonic()
-        gate.wait()
-        outcomes = [future.result() for future in futures]
+    started, outcomes = released_together(count, one)
     finished = max(at for _, at, _ in outcomes)
     at_end = mem_available_mb()
     time.sleep(2)

@@ -16,14 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
-import boto3
-from botocore.config import Config as BotoConfig
-from botocore.exceptions import ClientError
+from bursts import burst_client, invoke_once, released_together
 from common import Lamina
 from tree_cpu import TICK, tree_cpu_seconds
 
@@ -51,37 +47,16 @@ def _sandboxes(tree: dict[int, float]) -> set[int]:
 
 
 def burst(lamina: Lamina, count: int) -> dict:
-    client = boto3.client("lambda", endpoint_url=lamina.endpoint, region_name="us-east-1",
-                          aws_access_key_id="000000000000", aws_secret_access_key="x",
-                          config=BotoConfig(retries={"total_max_attempts": 1}, read_timeout=300,
-                                            max_pool_connections=count))
-    gate = threading.Barrier(count + 1)
+    client = burst_client(lamina.endpoint, count)
 
     def one(index: int) -> tuple[str, float, dict]:
-        gate.wait()
-        try:
-            response = client.invoke(FunctionName=f"cold{index}", Payload=b"{}")
-        except ClientError as error:
-            code = error.response["Error"]["Code"]
-            detail = {"code": code, "reason": error.response.get("Reason"),
-                      "message": error.response["Error"].get("Message", "")[:200]}
-            return ("throttled" if code == "TooManyRequestsException" else "error"), time.monotonic(), detail
-        except Exception as error:  # noqa: BLE001 - every other outcome is counted as an error
-            return "error", time.monotonic(), {"exception": repr(error)}
-        body = response["Payload"].read()
-        if response.get("FunctionError"):
-            return "error", time.monotonic(), {"function_error": body.decode(errors="replace")[:300]}
-        return "ok", time.monotonic(), {}
+        kind, at, detail, _ = invoke_once(client, f"cold{index}")
+        return kind, at, detail
 
     server = lamina.process.pid
     before_tree = tree_cpu_seconds(server)
     before_server = _own_and_reaped_cpu_s(server)
-    with ThreadPoolExecutor(count) as pool:
-        futures = [pool.submit(one, i) for i in range(count)]
-        time.sleep(0.5)  # every thread is at the gate
-        started = time.monotonic()
-        gate.wait()
-        outcomes = [future.result() for future in futures]
+    started, outcomes = released_together(count, one)
     finished = max(at for _, at, _ in outcomes)
     server_cpu = _own_and_reaped_cpu_s(server) - before_server
     after_tree = tree_cpu_seconds(server)
