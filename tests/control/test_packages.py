@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
 from pathlib import Path
 
+from helpers import make_zip
 from lamina.control.packages import CodeCache
 from lamina.store.blobs import BlobStore
-
-
-def _zip(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
 
 
 class _RacingBlobs(BlobStore):
@@ -36,7 +27,7 @@ class _RacingBlobs(BlobStore):
 
 def test_losing_the_extraction_race_returns_the_winners_tree(tmp_path: Path) -> None:
     blobs = _RacingBlobs(tmp_path / "blobs")
-    blob = blobs.put(_zip({"handler.py": "def handler(e, c):\n    return 1\n", "pkg/mod.py": "X = 1\n"}))
+    blob = blobs.put(make_zip({"handler.py": "def handler(e, c):\n    return 1\n", "pkg/mod.py": "X = 1\n"}))
     cache = CodeCache(tmp_path / "code", blobs)
     blobs.cache = cache
 
