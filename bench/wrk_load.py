@@ -2,7 +2,9 @@
 saturate a core before the server does: throughput and wrk's latency percentiles.
 
 Run alone, it loads a warm Invoke of a lamina (this checkout's, or `--tree`'s) at each
-`--connections` count and prints JSON:
+`--connections` count and prints JSON, with the CPU one request cost under that load: the
+server process's own (every thread), its environments' (the processes under it, alive
+throughout), and the whole machine's (wrk included):
 
     .venv/bin/python bench/wrk_load.py [--tree /work/base] [--connections 64 256] [--seconds 10]
 """
@@ -16,6 +18,9 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
+
+from tree_cpu import TICK, cpu_between, tree_cpu_seconds
 
 SCRIPT = """wrk.method = "POST"
 wrk.body = {body}
@@ -63,6 +68,28 @@ def throughput(port: int, path: str, body: bytes, clients: int, seconds: float,
             "generator": "wrk"}
 
 
+def _machine_busy_s() -> float:
+    with open("/proc/stat") as f:
+        user, nice, system, idle, iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / TICK
+
+
+def loaded_cpu(server_pid: int, run: Callable[..., dict], *args: object) -> dict:
+    """`run(*args)`'s result, plus what each request cost in CPU while it ran (µs)."""
+    tree, machine = tree_cpu_seconds(server_pid), _machine_busy_s()
+    result = run(*args)
+    tree_after, machine_after = tree_cpu_seconds(server_pid), _machine_busy_s()
+    served = max(result["requests"] + result["non_2xx"], 1)
+    server = tree_after.get(server_pid, 0.0) - tree.get(server_pid, 0.0)
+    environments = cpu_between({p: c for p, c in tree.items() if p != server_pid}, tree_after)
+
+    def per_request(seconds: float) -> float:
+        return round(seconds / served * 1e6, 1)
+    result["cpu_us_per_request"] = {"server": per_request(server), "environments": per_request(environments),
+                                    "machine": per_request(machine_after - machine)}
+    return result
+
+
 def main() -> None:
     from common import Lamina, repo_root
 
@@ -78,7 +105,8 @@ def main() -> None:
     with Lamina(tree=args.tree) as lamina:
         lamina.create_python_function("warm", "def handler(event, context):\n    return event\n")
         throughput(lamina.port, path, body, max(args.connections), 3)  # start the environments first
-        results["runs"] = [throughput(lamina.port, path, body, clients, args.seconds) for clients in args.connections]
+        results["runs"] = [loaded_cpu(lamina.process.pid, throughput, lamina.port, path, body, clients, args.seconds)
+                           for clients in args.connections]
     results["load_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(results, indent=2))
 
