@@ -38,7 +38,6 @@ from .agent import wire
 from .cgroups import EnvironmentCgroup
 from .channel import FrameChannel
 from .environ import LAMBDA_PATHS, base_environment, function_environment
-from .highwater import ReportedPeak, RuntimeHighWater
 from .host import Host
 from .isolation import bwrap, mounts, process
 from .logcapture import LogCapture
@@ -49,6 +48,7 @@ from .scratch import DEFAULT_SIZE_MB as DEFAULT_SCRATCH_MB
 from .scratch import ScratchDisk
 from .spec import EnvironmentSpec, InvokeRequest, InvokeResult, LogLine
 from .stderr_tail import StderrTail
+from .usage import EnvironmentUsage
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +96,7 @@ class Environment:
         self._pidfd: int | None = None
         self._agent_pid = 0
         self._agent_port = 0  # where the agent serves the Runtime API, on 127.0.0.1
-        self._oom_kills = 0
-        self._pids_refused = 0
-        self._high_water = RuntimeHighWater()
-        self._reported_peak = ReportedPeak(self._measure_mb)
+        self.usage = EnvironmentUsage(lambda: (self._agent_pid, self._runtime_generation))
         self._arn: tuple[str, bytes] = ("", b"")  # the last invoked ARN, encoded: the same one, mostly
         self._deadline = Deadline(self._loop, self._invocation_timed_out)  # of the invocation in flight
         self.cgroup: EnvironmentCgroup | None = None
@@ -284,6 +281,7 @@ class Environment:
         try:
             if host.cgroups is not None:
                 self.cgroup = host.cgroups.environment(self.id, SPARE_MEMORY_MB, cpu_memory_mb=memory_mb)
+                self.usage.watch(self.cgroup)
                 argv = self.cgroup.entering(argv)
             self._fd_socket = socket.socket(fileno=os.dup(worker_end.fileno()))
             transport, self._control_channel = await self._loop.create_unix_connection(
@@ -404,12 +402,10 @@ class Environment:
         env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{self._agent_port}"
         if not self.host.bwrap and self.direct:
             env["_LAMINA_OPT_DIR"] = paths.opt
-        self._reported_peak.set_limit(spec.memory_mb)
         if self.cgroup is not None:
             self.cgroup.set_memory(spec.memory_mb)
             self.cgroup.set_cpu(spec.memory_mb)
-            self._oom_kills = self.cgroup.oom_kills()
-            self._pids_refused = self.cgroup.pids_refused()
+        self.usage.assigned(spec.memory_mb)
         use_prestarted = self.host.bwrap and self.runtime.can_use_prestarted(spec) and self._runtime is not None
         fds: list[int] = []
         targets: list[str] = []
@@ -500,34 +496,6 @@ class Environment:
         if waiting is not None and not waiting.done():
             waiting.set_result((TIMEOUT, []))
 
-    # -- measurements -------------------------------------------------------------------
-
-    def memory_mb(self, reported_kb: bytes | None = None) -> int:
-        """Max Memory Used: the environment's peak, and never below its runtime's own
-        high-water mark. Given the figure reported with a response, the host
-        measures only when that may not be enough (see `highwater`)."""
-        if reported_kb is not None:
-            return self._reported_peak.mb(reported_kb)
-        return self._measure_mb()
-
-    def _measure_mb(self) -> int:
-        peak = 0
-        if self.cgroup is not None:
-            try:
-                peak = self.cgroup.peak_mb()
-            except OSError:
-                pass
-        return max(peak, self._high_water.mb(self._agent_pid, self._runtime_generation))
-
-    def out_of_memory(self) -> bool:
-        """The cgroup's OOM killer struck since this environment was assigned its function."""
-        return self.cgroup is not None and self.cgroup.oom_kills() > self._oom_kills
-
-    def hit_process_limit(self) -> bool:
-        """A fork or clone was refused at the limit of processes and threads since this
-        environment was assigned its function."""
-        return self.cgroup is not None and self.cgroup.pids_refused() > self._pids_refused
-
     # -- teardown -----------------------------------------------------------------------
 
     def kill(self) -> None:
@@ -601,7 +569,7 @@ class Environment:
     def _release_host_resources(self) -> None:
         """What the environment held on the host, once its processes and cgroup are gone."""
         self._drop_runtime_link()
-        self._high_water.close()
+        self.usage.close()
         if self._stderr is not None:
             self._stderr.close()
         if self._scratch is not None:

@@ -253,7 +253,7 @@ class EnvironmentPool:
             result.init_log = init_log
             return result
         init_log.append(loglines.init_report(reinit.duration_ms, "invoke", reinit.status, reinit.error_type))
-        memory = environment.memory_mb()
+        memory = environment.usage.memory_mb()
         environment.kill()  # and the next invocation starts over
         duration_ms = (time.monotonic() - started) * 1000
         if reinit.status == "timeout":

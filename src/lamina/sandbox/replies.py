@@ -64,7 +64,7 @@ def invoke_result(environment: Environment, request: InvokeRequest, kind: int, r
         if len(payload) > MAX_RESPONSE:
             return _result(environment, TOO_LARGE_BODY, "Function.ResponseSizeTooLarge", "error", duration_ms)
         return _result(environment, payload, None, "success", duration_ms, content_type.decode(),
-                       environment.memory_mb(max_rss_kb))
+                       environment.usage.memory_mb(max_rss_kb))
     if kind == wire.R_ERROR and len(reply) == 4 and reply[0] == request_id:
         _, content_type, body, error_type = reply
         if len(body) > MAX_RESPONSE:
@@ -76,13 +76,13 @@ def invoke_result(environment: Environment, request: InvokeRequest, kind: int, r
         if outcome != wire.OK:
             return _result(environment, payload, error_type.decode(), "error", duration_ms, content_type.decode())
         return _result(environment, payload, None, "success", duration_ms, content_type.decode(),
-                       environment.memory_mb(max_rss_kb))
+                       environment.usage.memory_mb(max_rss_kb))
     if kind == TIMEOUT:
         lines = environment.take_log()
         environment.kill()
         lines.append(loglines.timed_out(request.request_id, timeout_s))
         payload = platform_error("Sandbox.Timedout", request.request_id, f"Task timed out after {timeout_s:.2f} seconds")
-        return InvokeResult(payload, "Sandbox.Timedout", "timeout", duration_ms, environment.memory_mb(),
+        return InvokeResult(payload, "Sandbox.Timedout", "timeout", duration_ms, environment.usage.memory_mb(),
                             environment.log_stream, log=lines)
     return _failed_invocation(environment, request, kind, reply, duration_ms)
 
@@ -92,7 +92,7 @@ def _result(environment: Environment, payload: bytes, error_type: str | None, st
     """An answer from the runtime; `memory_mb` when known from its report, else measured now."""
     capture = environment.capture
     if memory_mb is None:
-        memory_mb = environment.memory_mb()
+        memory_mb = environment.usage.memory_mb()
     return InvokeResult(payload, error_type, status, duration_ms, memory_mb, environment.log_stream,
                         log=capture.take() if capture is not None else [],
                         content_type=content_type or "application/json")
@@ -101,7 +101,7 @@ def _result(environment: Environment, payload: bytes, error_type: str | None, st
 def _failed_invocation(environment: Environment, request: InvokeRequest, kind: int, fields: list[bytes],
                        duration_ms: float) -> InvokeResult:
     """The runtime exited, the agent vanished, or something broke the protocol."""
-    memory = environment.memory_mb()
+    memory = environment.usage.memory_mb()
     if kind in (wire.EXITED, LOST):
         description = fields[1].decode() if kind == wire.EXITED else "signal: killed"
         message = exit_message(description)
@@ -122,10 +122,10 @@ def exit_error_type(environment: Environment, lines: list[LogLine]) -> str:
     processes and threads (a fork bomb) is reported as Lambda reports any runtime exit,
     `Runtime.ExitError`, even when its processes then also filled its memory; the function's
     log says which limit it hit. `Runtime.OutOfMemory` is for memory alone."""
-    if environment.hit_process_limit():
+    if environment.usage.hit_process_limit():
         lines.append(loglines.process_limit(PIDS_MAX))
         return "Runtime.ExitError"
-    return "Runtime.OutOfMemory" if environment.out_of_memory() else "Runtime.ExitError"
+    return "Runtime.OutOfMemory" if environment.usage.out_of_memory() else "Runtime.ExitError"
 
 
 def _json_or_binary(body: bytes) -> str:
