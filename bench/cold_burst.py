@@ -22,7 +22,7 @@ from collections import Counter
 
 from bursts import burst_client, invoke_once, released_together
 from common import Lamina
-from tree_cpu import TICK, tree_cpu_seconds
+from tree_cpu import TICK, machine_busy_seconds, tree_cpu_seconds
 
 HANDLER = "def handler(event, context):\n    return {'ok': True}\n"
 
@@ -38,13 +38,6 @@ def _client_cpu_s() -> float:
     """This process's own CPU: boto3's 200 threads share the machine with the server."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def _machine_busy_s() -> float:
-    """CPU seconds every process on the machine spent, short-lived ones included."""
-    with open("/proc/stat") as f:
-        user, nice, system, idle, iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
-    return (user + nice + system + irq + softirq + steal) / TICK
 
 
 def _sandboxes(tree: dict[int, float]) -> set[int]:
@@ -70,11 +63,11 @@ def burst(lamina: Lamina, count: int) -> dict:
     server = lamina.process.pid
     before_tree = tree_cpu_seconds(server)
     before_server = _own_and_reaped_cpu_s(server)
-    before_client, before_machine = _client_cpu_s(), _machine_busy_s()
+    before_client, before_machine = _client_cpu_s(), machine_busy_seconds()
     started, outcomes = released_together(count, one)
     finished = max(at for _, at, _ in outcomes)
     server_cpu = _own_and_reaped_cpu_s(server) - before_server
-    client_cpu, machine_busy = _client_cpu_s() - before_client, _machine_busy_s() - before_machine
+    client_cpu, machine_busy = _client_cpu_s() - before_client, machine_busy_seconds() - before_machine
     after_tree = tree_cpu_seconds(server)
     # Environments' processes: those new since the burst began (all of them are), and
     # what the ones already there (spares) spent meanwhile.

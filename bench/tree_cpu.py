@@ -37,3 +37,11 @@ def tree_cpu_seconds(root: int) -> dict[int, float]:
 
 def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(after[pid] - before[pid] for pid in after.keys() & before.keys())
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every process on the machine has spent (short-lived ones and the kernel's
+    included), from /proc/stat."""
+    with open("/proc/stat") as f:
+        user, nice, system, idle, iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / TICK

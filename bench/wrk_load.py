@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 
-from tree_cpu import TICK, cpu_between, tree_cpu_seconds
+from tree_cpu import cpu_between, machine_busy_seconds, tree_cpu_seconds
 
 SCRIPT = """wrk.method = "POST"
 wrk.body = {body}
@@ -68,17 +68,11 @@ def throughput(port: int, path: str, body: bytes, clients: int, seconds: float,
             "generator": "wrk"}
 
 
-def _machine_busy_s() -> float:
-    with open("/proc/stat") as f:
-        user, nice, system, idle, iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
-    return (user + nice + system + irq + softirq + steal) / TICK
-
-
 def loaded_cpu(server_pid: int, run: Callable[..., dict], *args: object) -> dict:
     """`run(*args)`'s result, plus what each request cost in CPU while it ran (µs)."""
-    tree, machine = tree_cpu_seconds(server_pid), _machine_busy_s()
+    tree, machine = tree_cpu_seconds(server_pid), machine_busy_seconds()
     result = run(*args)
-    tree_after, machine_after = tree_cpu_seconds(server_pid), _machine_busy_s()
+    tree_after, machine_after = tree_cpu_seconds(server_pid), machine_busy_seconds()
     served = max(result["requests"] + result["non_2xx"], 1)
     server = tree_after.get(server_pid, 0.0) - tree.get(server_pid, 0.0)
     environments = cpu_between({p: c for p, c in tree.items() if p != server_pid}, tree_after)
