@@ -87,7 +87,8 @@ class Lamina:
 
     def create_python_function(self, name: str, source: str, **extra) -> None:
         client = self.client()
-        client.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="app.handler",
+        extra.setdefault("Runtime", "python3.11")
+        client.create_function(FunctionName=name, Role=ROLE, Handler="app.handler",
                                Code={"ZipFile": zip_of({"app.py": source})}, **extra)
         client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05})
 

@@ -6,7 +6,7 @@ tree of processes under a bubblewrap process started in the pool's directory (bw
 agent, the runtime); its cost is the sum of their PSS (`/proc/<pid>/smaps_rollup`), so
 pages shared between environments are split between them. Prints one JSON document.
 
-    .venv/bin/python bench/density.py [--functions 20] [--settle 2]
+    .venv/bin/python bench/density.py [--functions 20] [--settle 2] [--runtime python3.11]
 """
 
 from __future__ import annotations
@@ -87,11 +87,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--functions", type=int, default=20)
     parser.add_argument("--settle", type=float, default=2.0, help="seconds idle before measuring")
+    parser.add_argument("--runtime", default="python3.11")
     args = parser.parse_args()
     with Lamina() as lamina:
         client = lamina.client()
         for index in range(args.functions):
-            lamina.create_python_function(f"density{index}", HANDLER)
+            lamina.create_python_function(f"density{index}", HANDLER, Runtime=args.runtime)
             response = client.invoke(FunctionName=f"density{index}", Payload=b"{}")
             assert response["StatusCode"] == 200 and "FunctionError" not in response, response
         time.sleep(args.settle)
@@ -101,7 +102,7 @@ def main() -> None:
     pss = sorted(environment["pss"] / 1024 for environment in found)
     median = statistics.median(pss)
     print(json.dumps({
-        "functions": args.functions, "environments": len(found),
+        "functions": args.functions, "runtime": args.runtime, "environments": len(found),
         "processes_per_environment": statistics.median(len(e["processes"]) for e in found),
         "process_names": sorted({name for e in found for name in e["processes"]}),
         "pss_mib": {"median": round(median, 2), "min": round(pss[0], 2), "max": round(pss[-1], 2)},

@@ -45,7 +45,9 @@ def _wait_for(server: LaminaServer, function: str, done, timeout: float) -> dict
 
 def test_outbox_stays_bounded_while_its_destination_refuses_connections(tmp_path):
     aws = LocalAws()  # its port is chosen, nothing listens on it yet: connections are refused
-    server = LaminaServer(tmp_path / "data", env=aws.environment).start()
+    # A fixed mmap threshold: glibc's moving one would keep freed 150 kB payloads in the heap,
+    # so RSS would tell how many were in flight at the peak, not what the server still holds.
+    server = LaminaServer(tmp_path / "data", env={**aws.environment, "MALLOC_MMAP_THRESHOLD_": "131072"}).start()
     try:
         client = server.client()
         create_python_function(client, "producer", zip_bytes=make_zip({"app.py": "def handler(e, c):\n    return 1\n"}))

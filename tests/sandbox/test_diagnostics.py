@@ -51,13 +51,16 @@ def test_a_sandbox_that_cannot_start_is_reported_with_its_stderr_and_status(
 
 
 def test_an_agent_that_dies_before_it_is_ready_is_reported_with_its_stderr(
-        fresh_sandbox: object, caplog: pytest.LogCaptureFixture) -> None:
+        fresh_sandbox: object, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     harness: Harness = fresh_sandbox(sandbox="bwrap", spares_per_runtime=0)  # type: ignore[operator]
     host = harness.pool.host
     assert host is not None
-    # The agent's interpreter fails at once, as a broken install would, writing to stderr.
-    broken = [*host.agent.argv[:-1], "import sys; sys.stderr.write('agent: cannot start\\n'); sys.exit(3)"]
-    host.agent = type(host.agent)(broken, host.agent.env, host.agent.binds)
+    # The agent's interpreter (here a Python runtime's) fails at once, as a broken install
+    # would, writing to stderr.
+    agent = host.agent_for(harness.pool.runtimes[harness.function({}).runtime])
+    broken = type(agent)([*agent.argv[:-1], "import sys; sys.stderr.write('agent: cannot start\\n'); sys.exit(3)"],
+                         agent.env, agent.binds)
+    monkeypatch.setattr(host, "agent_for", lambda runtime: broken)
     with caplog.at_level(logging.ERROR, logger="lamina.sandbox"):
         with pytest.raises(SandboxFailure) as failure:
             harness.run(_start(harness))

@@ -95,6 +95,7 @@ class Environment:
         self._stderr: StderrTail | None = None  # what the sandbox itself (bubblewrap, the agent) wrote
         self._pidfd: int | None = None
         self._agent_pid = 0
+        self._start_kinds: set[int] = set()  # the start-up frames not yet received, while the worker awaits them
         self._agent_port = 0  # where the agent serves the Runtime API, on 127.0.0.1
         self.usage = EnvironmentUsage(lambda: (self._agent_pid, self._runtime_generation))
         self._arn: tuple[str, bytes] = ("", b"")  # the last invoked ARN, encoded: the same one, mostly
@@ -148,6 +149,8 @@ class Environment:
         waiting = self._waiting
         if waiting is not None and not waiting.done():
             waiting.set_result((kind, fields))
+        elif kind in self._start_kinds:
+            self._inbox.append((kind, fields))  # READY and R_WAITING may come together, before the second is awaited
         elif kind == wire.EXITED or kind in _RUNTIME_KINDS:
             self.kill()  # the runtime died, or spoke, between invocations: this environment is done
         else:
@@ -267,15 +270,15 @@ class Environment:
         stderr_read, stderr_write = os.pipe2(os.O_CLOEXEC)
         theirs = [agent_end.detach(), stderr_write]  # the child's ends, closed here once it has them
         info_read = -1
-        env = dict(host.agent.env, _LAMINA_CONTROL_FD=str(theirs[0]))
+        agent = host.agent_for(self.runtime)
+        env = dict(agent.env, _LAMINA_CONTROL_FD=str(theirs[0]))
         if host.bwrap:
             assert host.isolation.bwrap is not None
             info_read, info_write = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
             theirs.append(info_write)
-            argv = bwrap.command(host.isolation.bwrap, self.runtime, self.network, host.agent, host.etc_dir,
-                                 info_write)
+            argv = bwrap.command(host.isolation.bwrap, self.runtime, self.network, agent, host.etc_dir, info_write)
         else:
-            argv = host.agent.argv
+            argv = agent.argv
         self.closed = self._loop.create_future()
         self._stderr = StderrTail(stderr_read, self._loop)
         try:
@@ -351,13 +354,15 @@ class Environment:
             fds = await self._new_runtime_link()
             setup["prestart"] = {"argv": self.runtime.argv(LAMBDA_PATHS), "cwd": "/",
                                  "env": base_environment(LAMBDA_PATHS, self.runtime.family),
-                                 "generation": self._runtime_generation}
-        # Control frames to the agent are marshalled: it runs lamina's own interpreter, and
-        # `marshal` is built in, where importing `json` would add ~10 ms to every start.
+                                 "generation": self._runtime_generation, "fork": self.host.forks_runtime(self.runtime),
+                                 "preload": list(self.runtime.preload)}
+        # Control frames to the agent are marshalled: `marshal` is built in, where importing
+        # `json` would add ~10 ms to every start, and plain values in its format 4 read the same
+        # on every Python the agent may run on (lamina's, or a Python runtime's from 3.9).
         await self._send_control(wire.SETUP, marshal.dumps(setup), fds=fds)
         # The agent's READY and, for a pre-started runtime, the runtime's R_WAITING come on
         # different channels, in either order; the spare is ready when both have.
-        expected = {wire.READY, wire.R_WAITING} if fds else {wire.READY}
+        expected = self._start_kinds = {wire.READY, wire.R_WAITING} if fds else {wire.READY}
         while expected:
             kind, fields = await self._expect(START_TIMEOUT_S)
             if kind == wire.READY:
@@ -367,6 +372,7 @@ class Environment:
             if kind not in expected:
                 raise await self._start_failure("the sandbox did not get ready", kind)
             expected.discard(kind)
+        self._start_kinds = set()
 
     async def _start_failure(self, what: str, kind: int) -> SandboxFailure:
         """Why the sandbox failed to start, with its exit status and the end of its stderr

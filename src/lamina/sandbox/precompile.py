@@ -3,8 +3,9 @@
 Inside a sandbox everything but /tmp is read-only, so an interpreter that finds no .pyc
 for its version compiles the source again at every start: ~20 ms for the agent, more for
 the runtime loop, and over a second for `import boto3`. lamina therefore compiles the
-agent (for its own interpreter) and the runtime loop (for every managed Python) at start,
-and the SDK under /var/runtime in the background, at the lowest CPU priority.
+agent (for its own interpreter and every managed Python) and the runtime loop (for every
+managed Python) at start, and the SDK under /var/runtime in the background, at the lowest
+CPU priority.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def _compile_with(python: Path, paths: Iterable[Path], workers: int = 1) -> list
 def compile_lamina(pythons: Iterable[Path]) -> None:
     """The agent for this interpreter, lamina's runtime loop for each managed Python."""
     compileall.compile_dir(str(AGENT_PACKAGE), quiet=1)
-    runtime_files = [catalog.PYTHON_RUNTIME_DIR / "lamina_runtime"]
+    # A Python runtime's sandbox runs the agent on that runtime's interpreter too.
+    runtime_files = [catalog.PYTHON_RUNTIME_DIR / "lamina_runtime", AGENT_PACKAGE]
     for python in pythons:
         done = subprocess.run(_compile_with(python, runtime_files), capture_output=True, timeout=120)
         if done.returncode != 0:

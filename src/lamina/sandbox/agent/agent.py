@@ -8,7 +8,9 @@ and kills the whole sandbox when it must.
 
 lamina's Python runtime talks to the worker directly over a socket the worker also hands
 over; the agent only wakes a pre-started one (through a pipe) once the function's files are in
-place. HTTP runtimes (provided.*, Node.js) go through the agent's Runtime API.
+place. For the Python runtimes the agent runs on the runtime's own interpreter and pre-starts
+the runtime as a fork of itself (`forked`). HTTP runtimes (provided.*, Node.js) go through the
+agent's Runtime API.
 
 Lifecycle: HELLO -> SETUP (listener; maybe pre-start a Python runtime) -> READY -> ASSIGN
 (mounts, drop privileges, start or wake the runtime) -> INIT_DONE (HTTP runtimes) ->
@@ -24,7 +26,7 @@ import errno
 import marshal
 import os
 
-from . import peers, privileges, runtime_api, seccomp, supervisor, wire
+from . import forked, peers, privileges, runtime_api, seccomp, supervisor, wire
 from .http import HttpConnection, Request
 from .reactor import Reactor
 from .runtime_api import MAX_RESPONSE, Event, Reply, RuntimeApi
@@ -93,9 +95,15 @@ class Agent:
             go_read, self._go_pipe = os.pipe()
             env = dict(prestart["env"], AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{self.port}")
             self.generation = prestart["generation"]
+            named_fds = {"_LAMINA_RUNTIME_FD": channel_fd, "_LAMINA_GO_FD": go_read}
             try:
-                self._start_runtime(prestart["argv"], env, prestart["cwd"], log_fd,
-                                    {"_LAMINA_RUNTIME_FD": channel_fd, "_LAMINA_GO_FD": go_read})
+                if prestart.get("fork"):  # this interpreter is the runtime's: fork it, no second start
+                    user, group = self._runtime_user()
+                    self.runtime_pid = forked.spawn(prestart["argv"], env, prestart["cwd"], log_fd=log_fd,
+                                                    named_fds=named_fds, user=user, group=group,
+                                                    preload=prestart["preload"])
+                else:
+                    self._start_runtime(prestart["argv"], env, prestart["cwd"], log_fd, named_fds)
             finally:
                 for fd in (channel_fd, log_fd, go_read):
                     os.close(fd)
@@ -188,10 +196,14 @@ class Agent:
 
     def _start_runtime(self, argv: list[str], env: dict[str, str], cwd: str, log_fd: int,
                        named_fds: dict[str, int]) -> None:
-        user = self.uid if self.privileged and os.geteuid() == 0 else None
-        group = self.gid if user is not None else None
+        user, group = self._runtime_user()
         self.runtime_pid = supervisor.spawn(argv, env, cwd, log_fd=log_fd, named_fds=named_fds, user=user,
                                             group=group, new_session=not self.in_pid_namespace)
+
+    def _runtime_user(self) -> tuple[int | None, int | None]:
+        """The (uid, gid) a runtime must switch to; None while the agent is not root."""
+        user = self.uid if self.privileged and os.geteuid() == 0 else None
+        return user, self.gid if user is not None else None
 
     def _stop_runtime(self) -> None:
         if not self.runtime_pid:

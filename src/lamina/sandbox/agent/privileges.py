@@ -88,6 +88,23 @@ def reset_oom_score(pid: int) -> None:
         pass
 
 
+def reset_own_oom_score() -> None:
+    """`reset_oom_score` from inside: a runtime forked from the agent (no exec) undoes the
+    protection it inherited itself."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("0")
+    except OSError:
+        pass
+
+
+def make_dumpable() -> None:
+    """A change of user leaves a process non-dumpable (its /proc files root's) until it
+    execs; a runtime forked from the agent has no exec, so it says so itself."""
+    if _prctl(_PR_SET_DUMPABLE, 1) != 0:
+        raise _fail("prctl(PR_SET_DUMPABLE)")
+
+
 def become_subreaper() -> None:
     """Without a PID namespace (process mode) orphans of the runtime come back to the agent."""
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)

@@ -35,6 +35,15 @@ def describe_exec_error(path: str, error: OSError) -> str:
     return f"fork/exec {path}: {reason}"
 
 
+def runtime_environment(env: dict[str, str], named_fds: dict[str, int]) -> dict[str, str]:
+    """The runtime's environment: `env`, the inherited fds' names and, for lamina's Python
+    runtime, where the frame codec is."""
+    env = dict(env, **{name: str(fd) for name, fd in named_fds.items()})
+    if "_LAMINA_RUNTIME_FD" in named_fds:
+        env["_LAMINA_WIRE"] = os.path.abspath(wire.__file__)
+    return env
+
+
 def spawn(argv: list[str], env: dict[str, str], cwd: str, *, log_fd: int, named_fds: dict[str, int],
           user: int | None = None, group: int | None = None, new_session: bool = False) -> int:
     """Start a runtime; returns its pid. stdin is /dev/null; stdout and stderr both go to
@@ -46,9 +55,7 @@ def spawn(argv: list[str], env: dict[str, str], cwd: str, *, log_fd: int, named_
 
     A plain fork and exec rather than `subprocess`, whose import alone costs the agent
     (started for every environment) milliseconds and a megabyte."""
-    env = dict(env, **{name: str(fd) for name, fd in named_fds.items()})
-    if "_LAMINA_RUNTIME_FD" in named_fds:
-        env["_LAMINA_WIRE"] = os.path.abspath(wire.__file__)
+    env = runtime_environment(env, named_fds)
     executables = _executables(argv[0], env)
     keep = sorted(set(named_fds.values()))
     null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
@@ -57,8 +64,9 @@ def spawn(argv: list[str], env: dict[str, str], cwd: str, *, log_fd: int, named_
         pid = os.fork()
         if pid == 0:  # the child: nothing here may return into the agent
             try:
-                _become_runtime(executables, argv, env, cwd, null, log_fd, keep, report_write, user, group,
-                                new_session)
+                enter_runtime_process(cwd, null, log_fd, keep, user, group, new_session, also_open=report_write)
+                _reset_ignored_signals(keep_python_defaults=False)
+                _exec(executables, argv, env)
             except BaseException as error:
                 code = error.errno if isinstance(error, OSError) and error.errno else 0
                 os.write(report_write, code.to_bytes(4, "little"))
@@ -87,9 +95,12 @@ def _executables(program: str, env: dict[str, str]) -> list[bytes]:
     return [os.fsencode(os.path.join(directory, program)) for directory in os.get_exec_path(env)]
 
 
-def _become_runtime(executables: list[bytes], argv: list[str], env: dict[str, str], cwd: str, stdin: int,
-                    log_fd: int, inherited: list[int], report: int, user: int | None, group: int | None,
-                    new_session: bool) -> None:
+def enter_runtime_process(cwd: str, stdin: int, log_fd: int, inherited: list[int], user: int | None,
+                          group: int | None, new_session: bool, also_open: int = -1) -> None:
+    """In a child of the agent, before it becomes the runtime: its stdio, only the fds it
+    inherits (and `also_open`, left close-on-exec), its working directory and session, the
+    sandbox user, and death with the agent. Signals are the caller's: an exec and a fork
+    need different ones."""
     os.dup2(stdin, 0)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
@@ -97,17 +108,12 @@ def _become_runtime(executables: list[bytes], argv: list[str], env: dict[str, st
         if fd > 2:
             os.set_inheritable(fd, True)
     previous = 2
-    for fd in sorted({*inherited, report}):  # close every fd but these (the report pipe closes at exec)
+    for fd in sorted({*inherited, also_open} - {-1}):  # close every fd but these
         if fd > previous + 1:
             os.closerange(previous + 1, fd)
         previous = max(previous, fd)
     os.closerange(previous + 1, 1 << 20)
     os.chdir(cwd)
-    # A runtime starts with every signal at its default: exec keeps ignored signals ignored,
-    # and Python ignores SIGPIPE and SIGXFSZ, as may whatever started lamina (nohup: SIGHUP).
-    for number in range(1, signal.NSIG):
-        if number not in (signal.SIGKILL, signal.SIGSTOP) and signal.getsignal(number) == signal.SIG_IGN:
-            signal.signal(number, signal.SIG_DFL)
     signal.set_wakeup_fd(-1)
     if new_session:
         os.setsid()
@@ -117,6 +123,29 @@ def _become_runtime(executables: list[bytes], argv: list[str], env: dict[str, st
     if user is not None:
         os.setreuid(user, user)
     privileges.die_with_parent()  # matters in process mode: no PID namespace ends with the agent
+
+
+# Python ignores these itself at start; a runtime that is a fork of the agent keeps them so.
+_PYTHON_IGNORES = (signal.SIGPIPE, signal.SIGXFSZ)
+
+
+def _reset_ignored_signals(keep_python_defaults: bool) -> None:
+    """A runtime starts with every signal at its default: exec keeps ignored signals ignored,
+    and Python ignores SIGPIPE and SIGXFSZ, as may whatever started lamina (nohup: SIGHUP)."""
+    for number in range(1, signal.NSIG):
+        if number in (signal.SIGKILL, signal.SIGSTOP) or (keep_python_defaults and number in _PYTHON_IGNORES):
+            continue
+        if signal.getsignal(number) == signal.SIG_IGN:
+            signal.signal(number, signal.SIG_DFL)
+
+
+def reset_signals_for_forked_runtime() -> None:
+    """Signals as a fresh interpreter has them: the agent's SIGCHLD handler goes too."""
+    _reset_ignored_signals(keep_python_defaults=True)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+
+
+def _exec(executables: list[bytes], argv: list[str], env: dict[str, str]) -> None:
     error = OSError(2, "no such file or directory")
     for executable in executables:
         try:

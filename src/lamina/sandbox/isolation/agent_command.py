@@ -1,5 +1,7 @@
-"""How the agent process is started: lamina's own interpreter, isolated (-I -S -B),
-importing the `agent` package from a given parent directory."""
+"""How the agent process is started: importing the `agent` package from a given parent
+directory, on lamina's own interpreter, isolated (-I -S -B), or, for a Python runtime in
+a sandbox, on that runtime's interpreter exactly as the runtime starts, so that the
+runtime can be a fork of the agent."""
 
 from __future__ import annotations
 
@@ -20,9 +22,13 @@ class AgentCommand:
     binds: list[tuple[Path, str]] = field(default_factory=list)  # (host path, sandbox path), read-only
 
 
+def _boot(parent: str) -> str:
+    # The package's directory leaves sys.path once imported: a forked runtime inherits sys.path.
+    return f"import sys; sys.path.insert(0, {parent!r}); from agent.agent import main; sys.path.remove({parent!r}); main()"
+
+
 def _argv(python: str, parent: str) -> list[str]:
-    boot = f"import sys; sys.path.insert(0, {parent!r}); from agent.agent import main; main()"
-    return [python, "-I", "-S", "-B", "-c", boot]
+    return [python, "-I", "-S", "-B", "-c", _boot(parent)]
 
 
 def _interpreter() -> tuple[Path, Path]:
@@ -42,6 +48,15 @@ def for_sandbox(system_dirs: tuple[str, ...]) -> AgentCommand:
         python = f"{_PYTHON_INSIDE}/{executable.relative_to(prefix)}"
         env["LD_LIBRARY_PATH"] = f"{_PYTHON_INSIDE}/lib"
     return AgentCommand(_argv(python, AGENT_DIR_INSIDE), env, binds)
+
+
+def for_python_runtime(python_inside: str, runtime_env: dict[str, str]) -> AgentCommand:
+    """Inside bubblewrap, on the interpreter of a managed Python runtime (`python_inside`,
+    under /var/lang), with no flags and the environment that runtime starts with
+    (`runtime_env`): what its forked runtime inherits is what a runtime started on its
+    own would have had."""
+    return AgentCommand([python_inside, "-c", _boot(AGENT_DIR_INSIDE)], dict(runtime_env),
+                        [(AGENT_PACKAGE, f"{AGENT_DIR_INSIDE}/agent")])
 
 
 def for_process() -> AgentCommand:

@@ -101,6 +101,11 @@ class Runtime:
         """lamina's Python runtime can be started before the function is known."""
         return self.family == "python"
 
+    @property
+    def preload(self) -> tuple[str, ...]:
+        """What a runtime forked from the agent imports before the fork (see agent/forked.py)."""
+        return ("lamina_runtime.loop",) if self.family == "python" else ()
+
     def can_use_prestarted(self, spec: EnvironmentSpec) -> bool:
         """A running interpreter cannot honour a wrapper or PYTHON* variables read at start."""
         return self.prestartable and not any(
