@@ -276,7 +276,10 @@ class Environment:
             assert host.isolation.bwrap is not None
             info_read, info_write = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
             theirs.append(info_write)
-            argv = bwrap.command(host.isolation.bwrap, self.runtime, self.network, agent, host.etc_dir, info_write)
+            etc_args, etc_fds = bwrap.etc_arguments()
+            theirs += etc_fds
+            argv = bwrap.command(host.isolation.bwrap, self.runtime, self.network, agent, host.etc_dir, info_write,
+                                 etc_args, host.sdk_tree)
         else:
             argv = agent.argv
         self.closed = self._loop.create_future()

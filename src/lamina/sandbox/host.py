@@ -31,6 +31,7 @@ class Host:
     work_dir: Path  # <data_dir>/sandbox
     process_runtime_dirs: dict[str, Path] = field(default_factory=dict)  # process mode: family -> runtime dir
     scratch: ScratchMaker | None = None  # makes /tmp disks; None: /tmp is a tmpfs counted against memory
+    sdk_tree: Path | None = None  # the SDK as one directory for /var/runtime, once it is linked (sdk_tree.py)
     # Starts sandbox processes (fork and exec take milliseconds). Its threads live as long as the
     # pool: bubblewrap's --die-with-parent fires when the *thread* that started it ends.
     spawner: ThreadPoolExecutor = field(

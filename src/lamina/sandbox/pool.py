@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from . import loglines, precompile, scratch
+from . import loglines, precompile, scratch, sdk_tree
 from .admission import Admission, Busy, HostGauge, StartSlot
 from .cgroups import CgroupTree, CgroupUnavailable
 from .environment import Environment, SandboxFailure, SandboxStartTimeout
@@ -128,7 +128,9 @@ class EnvironmentPool:
             self.host.process_runtime_dirs = _process_runtime_dirs(work_dir, self._nodejs_dir)
         pythons = [r.install.executable for r in self.runtimes.values() if r.family == "python" and r.install.executable]
         await loop.run_in_executor(None, precompile.compile_lamina, pythons)
-        self._compiler = asyncio.create_task(precompile.compile_sdk(pythons))
+        if isolation.mode == "bwrap":
+            self.host.sdk_tree = await loop.run_in_executor(None, sdk_tree.existing, work_dir, pythons)
+        self._compiler = asyncio.create_task(self._compile_sdk(pythons))
         interval = min(max(self.idle_seconds / 4, 0.05), 5.0)
         self._reaper = asyncio.create_task(self._reap_idle(interval))
         self._drainer = asyncio.create_task(self._drain_busy())
@@ -435,6 +437,13 @@ class EnvironmentPool:
         if environment not in self._claimed:
             self._spares[key].append(environment)
         return environment
+
+    async def _compile_sdk(self, pythons: list[Path]) -> None:
+        """The SDK's bytecode, in the background; then, for sandboxes, the SDK as one tree."""
+        compiled = await precompile.compile_sdk(pythons)
+        host = self.host
+        if compiled and host is not None and host.bwrap and host.sdk_tree is None:
+            host.sdk_tree = await asyncio.to_thread(sdk_tree.build, host.work_dir, pythons)
 
     async def prewarm(self, runtime_id: str, network: str = "host") -> None:
         """Have spares of a runtime ready (e.g. at server start for the runtimes in use)."""

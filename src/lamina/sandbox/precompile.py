@@ -41,13 +41,15 @@ def compile_lamina(pythons: Iterable[Path]) -> None:
             log.warning("could not compile lamina's runtime loop for %s: %s", python, done.stderr[-300:])
 
 
-async def compile_sdk(pythons: Iterable[Path]) -> None:
+async def compile_sdk(pythons: Iterable[Path]) -> bool:
     """The SDK packages for each managed Python, one interpreter at a time, niced. A stamp
     per interpreter and SDK version set, beside the bytecode it vouches for (in
-    site-packages/__pycache__), skips the work on later starts."""
+    site-packages/__pycache__), skips the work on later starts. True once every Python has
+    the SDK's bytecode."""
     entries = [entry for entry in catalog.sdk_entries() if entry.is_dir() or entry.suffix == ".py"]
     if not entries:
-        return
+        return False
+    compiled = True
     versions = "\n".join(sorted(str(entry) for entry in entries))
     stamps = entries[0].parent / "__pycache__"
     stamps.mkdir(exist_ok=True)
@@ -63,10 +65,13 @@ async def compile_sdk(pythons: Iterable[Path]) -> None:
         try:
             if await process.wait() == 0:
                 stamp.touch()
+            else:
+                compiled = False
         except asyncio.CancelledError:
             _kill_group(process.pid)
             await process.wait()
             raise
+    return compiled
 
 
 def _kill_group(leader: int) -> None:

@@ -111,11 +111,14 @@ class Runtime:
         return self.prestartable and not any(
             name == "AWS_LAMBDA_EXEC_WRAPPER" or name.startswith("PYTHON") for name in spec.environment)
 
-    def runtime_files(self) -> list[tuple[Path, str]]:
-        """(host path, name under /var/runtime); the name "" is /var/runtime itself."""
+    def runtime_files(self, sdk_tree: Path | None = None) -> list[tuple[Path, str]]:
+        """(host path, name under /var/runtime), in the order to bind them; the name "" is
+        /var/runtime itself. `sdk_tree`: the SDK as one directory (see sandbox/sdk_tree.py)."""
         if self.family == "python":
             files = [(PYTHON_RUNTIME_DIR / "bootstrap.py", "bootstrap.py"),
                      (PYTHON_RUNTIME_DIR / "lamina_runtime", "lamina_runtime")]
+            if sdk_tree is not None:
+                return [(sdk_tree, ""), *files]
             return files + [(entry, entry.name) for entry in sdk_entries()]
         if self.family == "nodejs":
             return [(self.nodejs_dir, "")]
