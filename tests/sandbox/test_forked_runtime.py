@@ -5,8 +5,12 @@ function with a PYTHON* variable gets."""
 from __future__ import annotations
 
 import logging
+import sys
+from pathlib import Path
 
 import pytest
+
+from lamina.sandbox.isolation import agent_command
 
 from .conftest import NEWEST_PYTHON, PYTHONS, Harness, body, log_text, requires_bwrap
 
@@ -102,3 +106,25 @@ def test_every_spare_gets_ready_though_its_runtime_is_ready_as_soon_as_its_agent
             assert body(result) == index
             harness.run(harness.pool.retire(spec.key))
     assert [record.getMessage() for record in caplog.records] == []
+
+
+def test_an_interpreter_that_cannot_run_the_agent_keeps_the_agent_on_laminas(tmp_path: Path) -> None:
+    # e.g. a Python built without libffi, which has no ctypes
+    broken = tmp_path / "python3.12"
+    broken.write_text("#!/bin/sh\necho 'ModuleNotFoundError: No module named _ctypes' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    assert not agent_command.runs_the_agent(broken)
+    assert agent_command.runs_the_agent(Path(sys.executable))
+
+
+def test_without_ctypes_a_python_runtime_starts_and_is_not_forked(
+        fresh_sandbox: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(agent_command, "runs_the_agent", lambda python: False)
+    harness: Harness = fresh_sandbox(sandbox="bwrap", spares_per_runtime=1)  # type: ignore[operator]
+    host = harness.pool.host
+    assert host is not None and host.agent_runtimes == frozenset()
+    runtime = harness.pool.runtimes[NEWEST_PYTHON]
+    assert not host.forks_runtime(runtime) and host.agent_for(runtime) is host.agent
+    spec = harness.function({"app.py": FINGERPRINT})
+    seen = body(harness.invoke(spec))
+    assert seen["argv"] == ["/var/runtime/bootstrap.py"] and seen["agent"] == []

@@ -37,12 +37,13 @@ class Host:
     spawner: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="lamina-spawn"))
 
+    agent_runtimes: frozenset[str] = frozenset()  # Python runtimes whose interpreter can run the agent
     _python_agents: dict[str, AgentCommand] = field(default_factory=dict)
 
     def forks_runtime(self, runtime: Runtime) -> bool:
         """Whether this runtime's sandbox runs the agent on the runtime's own interpreter
         and pre-starts the runtime as a fork of it: lamina's Python runtime, in bubblewrap."""
-        return self.bwrap and runtime.prestartable
+        return self.bwrap and runtime.prestartable and runtime.id in self.agent_runtimes
 
     def agent_for(self, runtime: Runtime) -> AgentCommand:
         if not self.forks_runtime(runtime):

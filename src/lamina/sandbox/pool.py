@@ -130,6 +130,7 @@ class EnvironmentPool:
         await loop.run_in_executor(None, precompile.compile_lamina, pythons)
         if isolation.mode == "bwrap":
             self.host.sdk_tree = await loop.run_in_executor(None, sdk_tree.existing, work_dir, pythons)
+            self.host.agent_runtimes = frozenset(await loop.run_in_executor(None, _agent_runtimes, self.runtimes))
         self._compiler = asyncio.create_task(self._compile_sdk(pythons))
         interval = min(max(self.idle_seconds / 4, 0.05), 5.0)
         self._reaper = asyncio.create_task(self._reap_idle(interval))
@@ -593,6 +594,12 @@ def _sandbox_failure(request: InvokeRequest, reason: str) -> InvokeResult:
 def _set_if_pending(future: asyncio.Future[Any], value: object) -> None:
     if not future.done():
         future.set_result(value)
+
+
+def _agent_runtimes(runtimes: dict[str, Runtime]) -> list[str]:
+    """The Python runtimes whose interpreter can run the agent (see Host.forks_runtime)."""
+    return [rid for rid, runtime in runtimes.items() if runtime.family == "python" and runtime.install.executable
+            and agent_command.runs_the_agent(runtime.install.executable)]
 
 
 def _process_runtime_dirs(work_dir: Path, nodejs_dir: Path) -> dict[str, Path]:

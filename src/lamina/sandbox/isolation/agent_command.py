@@ -6,6 +6,7 @@ runtime can be a fork of the agent."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,18 @@ def for_python_runtime(python_inside: str, runtime_env: dict[str, str]) -> Agent
     own would have had."""
     return AgentCommand([python_inside, "-c", _boot(AGENT_DIR_INSIDE)], dict(runtime_env),
                         [(AGENT_PACKAGE, f"{AGENT_DIR_INSIDE}/agent")])
+
+
+def runs_the_agent(python: Path) -> bool:
+    """Whether a runtime's interpreter has what the agent imports (an interpreter built
+    without libffi has no ctypes): where it has not, that runtime keeps the agent on lamina's
+    interpreter and execs its runtime."""
+    try:
+        probe = subprocess.run([str(python), "-I", "-S", "-c", "import _ctypes, _socket, marshal, select"],
+                               capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
 
 
 def for_process() -> AgentCommand:
