@@ -30,7 +30,7 @@ from .admission import Admission, Busy, HostGauge, StartSlot
 from .cgroups import CgroupTree, CgroupUnavailable
 from .environment import Environment, SandboxFailure, SandboxStartTimeout
 from .host import Host
-from .isolation import agent_command, bwrap, choose
+from .isolation import agent_command, bwrap, choose, process
 from .outcomes import platform_error
 from .runtimes import catalog
 from .runtimes.catalog import Runtime
@@ -125,12 +125,12 @@ class EnvironmentPool:
                 log.warning("/tmp will be a tmpfs that counts against each function's memory: %s", unsupported)
         bwrap.write_etc(self.host.etc_dir, self.sandbox_uid, self.sandbox_uid)
         if isolation.mode == "process":
-            self.host.process_runtime_dirs = _process_runtime_dirs(work_dir, self._nodejs_dir)
+            self.host.process_runtime_dirs = process.runtime_dirs(work_dir, self._nodejs_dir)
         pythons = [r.install.executable for r in self.runtimes.values() if r.family == "python" and r.install.executable]
         await loop.run_in_executor(None, precompile.compile_lamina, pythons)
         if isolation.mode == "bwrap":
             self.host.sdk_tree = await loop.run_in_executor(None, sdk_tree.existing, work_dir, pythons)
-            self.host.agent_runtimes = frozenset(await loop.run_in_executor(None, _agent_runtimes, self.runtimes))
+            self.host.agent_runtimes = await loop.run_in_executor(None, agent_command.runtimes_that_run_it, self.runtimes)
         self._compiler = asyncio.create_task(self._compile_sdk(pythons))
         interval = min(max(self.idle_seconds / 4, 0.05), 5.0)
         self._reaper = asyncio.create_task(self._reap_idle(interval))
@@ -594,22 +594,3 @@ def _sandbox_failure(request: InvokeRequest, reason: str) -> InvokeResult:
 def _set_if_pending(future: asyncio.Future[Any], value: object) -> None:
     if not future.done():
         future.set_result(value)
-
-
-def _agent_runtimes(runtimes: dict[str, Runtime]) -> list[str]:
-    """The Python runtimes whose interpreter can run the agent (see Host.forks_runtime)."""
-    return [rid for rid, runtime in runtimes.items() if runtime.family == "python" and runtime.install.executable
-            and agent_command.runs_the_agent(runtime.install.executable)]
-
-
-def _process_runtime_dirs(work_dir: Path, nodejs_dir: Path) -> dict[str, Path]:
-    """Process mode: /var/runtime for Python as a directory of symlinks (lamina's runtime
-    loop and the SDK); Node.js uses its runtime directory as is."""
-    python = work_dir / "runtime-python"
-    shutil.rmtree(python, ignore_errors=True)
-    python.mkdir(parents=True)
-    entries = [(catalog.PYTHON_RUNTIME_DIR / "bootstrap.py", "bootstrap.py"),
-               (catalog.PYTHON_RUNTIME_DIR / "lamina_runtime", "lamina_runtime")]
-    for source, name in entries + [(entry, entry.name) for entry in catalog.sdk_entries()]:
-        (python / name).symlink_to(source)
-    return {"python": python, "nodejs": nodejs_dir}

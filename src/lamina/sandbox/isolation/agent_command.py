@@ -8,8 +8,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..runtimes.catalog import Runtime
 
 AGENT_PACKAGE = Path(__file__).resolve().parent.parent / "agent"
 AGENT_DIR_INSIDE = "/var/lamina"  # the agent package appears at /var/lamina/agent in a sandbox
@@ -70,6 +73,12 @@ def runs_the_agent(python: Path) -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return probe.returncode == 0
+
+
+def runtimes_that_run_it(runtimes: Mapping[str, Runtime]) -> frozenset[str]:
+    """The Python runtimes whose interpreter can run the agent (see Host.forks_runtime)."""
+    return frozenset(rid for rid, runtime in runtimes.items() if runtime.family == "python"
+                     and runtime.install.executable and runs_the_agent(runtime.install.executable))
 
 
 def for_process() -> AgentCommand:

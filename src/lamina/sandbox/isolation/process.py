@@ -3,9 +3,11 @@ layers and runtime, and a private directory stands in for /tmp (as TMPDIR)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from ..environ import Paths
+from ..runtimes import catalog
 from ..runtimes.catalog import Runtime
 from ..spec import EnvironmentSpec
 
@@ -39,3 +41,16 @@ def merge_layers(layers: tuple[Path, ...], target: Path) -> None:
                 if destination.is_symlink() or destination.exists():
                     destination.unlink()
                 destination.symlink_to(source)
+
+
+def runtime_dirs(work_dir: Path, nodejs_dir: Path) -> dict[str, Path]:
+    """Process mode: /var/runtime for Python as a directory of symlinks (lamina's runtime
+    loop and the SDK); Node.js uses its runtime directory as is."""
+    python = work_dir / "runtime-python"
+    shutil.rmtree(python, ignore_errors=True)
+    python.mkdir(parents=True)
+    entries = [(catalog.PYTHON_RUNTIME_DIR / "bootstrap.py", "bootstrap.py"),
+               (catalog.PYTHON_RUNTIME_DIR / "lamina_runtime", "lamina_runtime")]
+    for source, name in entries + [(entry, entry.name) for entry in catalog.sdk_entries()]:
+        (python / name).symlink_to(source)
+    return {"python": python, "nodejs": nodejs_dir}
