@@ -35,7 +35,7 @@ def measure(program: str, runtime: catalog.Runtime, work_dir: Path, tree: Path |
     etc_args, etc_fds = bwrap.etc_arguments()
     read_end, write_end = os.pipe2(os.O_CLOEXEC)  # bubblewrap writes the child's pid to its info fd
     try:
-        argv = bwrap.command(program, runtime, "host", agent, work_dir / "etc", write_end, etc_args, tree)
+        argv = bwrap.with_etc(bwrap.command(program, runtime, "host", agent, work_dir / "etc", write_end, tree), etc_args)
         counting = argv[:argv.index("--")] + ["--", "/bin/sh", "-c", "wc -l < /proc/self/mountinfo"]
         mounts = int(subprocess.run(counting, pass_fds=[*etc_fds, write_end], capture_output=True, text=True,
                                     check=True).stdout)

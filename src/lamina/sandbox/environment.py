@@ -276,10 +276,8 @@ class Environment:
             assert host.isolation.bwrap is not None
             info_read, info_write = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
             theirs.append(info_write)
-            etc_args, etc_fds = bwrap.etc_arguments()
-            theirs += etc_fds
             argv = bwrap.command(host.isolation.bwrap, self.runtime, self.network, agent, host.etc_dir, info_write,
-                                 etc_args, host.sdk_tree)
+                                 host.sdk_tree)
         else:
             argv = agent.argv
         self.closed = self._loop.create_future()
@@ -304,7 +302,7 @@ class Environment:
             raise
         self._spawning = True
         spawn = self._loop.run_in_executor(host.spawner, _spawn, argv, env, tuple(theirs[:1] + theirs[2:]),
-                                           stderr_write, host.work_dir)
+                                           stderr_write, host.work_dir, host.bwrap)
         spawn.add_done_callback(lambda future: self._on_spawned(future, theirs))
         try:
             await asyncio.shield(spawn)
@@ -600,11 +598,18 @@ class Environment:
 
 
 def _spawn(argv: list[str], env: dict[str, str], pass_fds: tuple[int, ...], stderr: int,
-           cwd: Path) -> subprocess.Popen[bytes]:
+           cwd: Path, sandboxed: bool) -> subprocess.Popen[bytes]:
     """Start the sandbox (on the spawner's thread), in a process group of its own, in the
-    pool's directory (which tells, in /proc, whose sandbox it is)."""
-    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
-                            pass_fds=pass_fds, start_new_session=True, cwd=cwd)
+    pool's directory (which tells, in /proc, whose sandbox it is). A bubblewrap command gets
+    /etc's entries as they are now."""
+    etc_args, etc_fds = bwrap.etc_arguments() if sandboxed else ([], [])
+    try:
+        return subprocess.Popen(bwrap.with_etc(argv, etc_args) if sandboxed else argv, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=stderr, env=env, pass_fds=(*pass_fds, *etc_fds),
+                                start_new_session=True, cwd=cwd)
+    finally:
+        for fd in etc_fds:
+            os.close(fd)
 
 
 def _exit_status(returncode: int | None) -> str:

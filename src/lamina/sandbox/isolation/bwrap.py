@@ -43,8 +43,9 @@ def etc_arguments() -> tuple[list[str], list[int]]:
     """The host's /etc entries as a sandbox shows them, read now: a file (or what a link
     points to) is copied in by bubblewrap from an fd opened here (`--file`), a directory is
     bound read-only. A copy is no mount, and each mount costs bubblewrap a walk of the mount
-    table: 17 binds were 40% of its CPU. Returns the arguments and the fds they name, which
-    the caller passes to bubblewrap and then closes."""
+    table: 17 binds were 40% of its CPU. Returns the arguments, for `with_etc`, and the fds
+    they name, which the caller passes to bubblewrap and then closes. Opens files: call it
+    where bubblewrap is started, off the event loop."""
     args: list[str] = []
     fds: list[int] = []
     try:
@@ -69,9 +70,15 @@ def etc_arguments() -> tuple[list[str], list[int]]:
     return args, fds
 
 
+def with_etc(argv: list[str], etc_args: list[str]) -> list[str]:
+    """`argv` (from `command`, maybe wrapped) with /etc's entries from `etc_arguments`."""
+    at = next(i for i in range(len(argv) - 1) if argv[i] == "--dir" and argv[i + 1] == "/etc") + 2
+    return argv[:at] + etc_args + argv[at:]
+
+
 def command(bwrap: str, runtime: Runtime, network: str, agent: AgentCommand, etc_dir: Path,
-            info_fd: int, etc_args: list[str], sdk_tree: Path | None = None) -> list[str]:
-    """The command line; `etc_args` come from `etc_arguments`, `sdk_tree` from sandbox/sdk_tree.py."""
+            info_fd: int, sdk_tree: Path | None = None) -> list[str]:
+    """The command line but for /etc's entries (see `with_etc`); `sdk_tree` from sandbox/sdk_tree.py."""
     args = [bwrap, "--die-with-parent", "--new-session", "--as-pid-1",
             "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", "localhost"]
     if network == "isolated":
@@ -80,7 +87,7 @@ def command(bwrap: str, runtime: Runtime, network: str, agent: AgentCommand, etc
     for capability in AGENT_CAPABILITIES:
         args += ["--cap-add", capability]
     args += system_binds()
-    args += ["--dir", "/etc", *etc_args]
+    args += ["--dir", "/etc"]  # its entries follow (with_etc)
     args += ["--ro-bind", str(etc_dir / "passwd"), "/etc/passwd", "--ro-bind", str(etc_dir / "group"), "/etc/group"]
     args += ["--proc", "/proc", "--dev", "/dev", "--dir", "/var/task", "--dir", "/opt", "--dir", "/tmp"]
     install = runtime.install
