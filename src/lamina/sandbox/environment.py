@@ -39,7 +39,7 @@ from .cgroups import EnvironmentCgroup
 from .channel import FrameChannel
 from .environ import LAMBDA_PATHS, base_environment, function_environment
 from .host import Host
-from .isolation import bwrap, mounts, process
+from .isolation import bwrap, launch, mounts, process
 from .logcapture import LogCapture
 from .outcomes import InitOutcome
 from .replies import LOST, TIMEOUT, describe, init_outcome, invoke_result
@@ -301,7 +301,7 @@ class Environment:
             self.kill()
             raise
         self._spawning = True
-        spawn = self._loop.run_in_executor(host.spawner, _spawn, argv, env, tuple(theirs[:1] + theirs[2:]),
+        spawn = self._loop.run_in_executor(host.spawner, launch.spawn, argv, env, tuple(theirs[:1] + theirs[2:]),
                                            stderr_write, host.work_dir, host.bwrap)
         spawn.add_done_callback(lambda future: self._on_spawned(future, theirs))
         try:
@@ -383,7 +383,7 @@ class Environment:
             await asyncio.wait([self.closed], timeout=EXIT_REPORT_GRACE_S)
         self.kill()
         await asyncio.wait([self.closed, self._stderr.ended], timeout=EXIT_REPORT_GRACE_S)
-        status = _exit_status(self._process.returncode if self._process is not None else None)
+        status = launch.exit_status(self._process.returncode if self._process is not None else None)
         message = f"{what} ({describe(kind)}; {status})"
         stderr = self._stderr.text()
         if stderr:
@@ -595,29 +595,6 @@ class Environment:
     def _closed(self) -> None:
         if self.closed is not None and not self.closed.done():
             self.closed.set_result(None)
-
-
-def _spawn(argv: list[str], env: dict[str, str], pass_fds: tuple[int, ...], stderr: int,
-           cwd: Path, sandboxed: bool) -> subprocess.Popen[bytes]:
-    """Start the sandbox (on the spawner's thread), in a process group of its own, in the
-    pool's directory (which tells, in /proc, whose sandbox it is). A bubblewrap command gets
-    /etc's entries as they are now."""
-    etc_args, etc_fds = bwrap.etc_arguments() if sandboxed else ([], [])
-    try:
-        return subprocess.Popen(bwrap.with_etc(argv, etc_args) if sandboxed else argv, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=stderr, env=env, pass_fds=(*pass_fds, *etc_fds),
-                                start_new_session=True, cwd=cwd)
-    finally:
-        for fd in etc_fds:
-            os.close(fd)
-
-
-def _exit_status(returncode: int | None) -> str:
-    if returncode is None:
-        return "still running"
-    if returncode < 0:
-        return f"killed by {signal.Signals(-returncode).name}"
-    return f"exit status {returncode}"
 
 
 def _failed_init(kind: int, fields: list[bytes]) -> bool:

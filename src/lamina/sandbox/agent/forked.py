@@ -45,7 +45,7 @@ def spawn(argv: list[str], env: dict[str, str], cwd: str, *, log_fd: int, named_
         if pid == 0:
             status = 127
             try:
-                privileges.reset_own_oom_score()  # before the user change: the agent's protection is not the runtime's
+                privileges.reset_oom_score(os.getpid())  # before the user change: the agent's protection is not the runtime's
                 supervisor.enter_runtime_process(cwd, null, log_fd, keep, user, group, new_session=False)
                 privileges.make_dumpable()  # as an exec would leave it: the function may read its own /proc
                 supervisor.reset_signals_for_forked_runtime()

@@ -80,19 +80,10 @@ def protect_from_oom_killer() -> None:
 def reset_oom_score(pid: int) -> None:
     """Undo the agent's protection for a runtime it started: the runtime must remain the
     OOM killer's candidate. Done from the agent once the child has exec'd (before that it
-    shares the agent's non-dumpable state and its /proc files belong to root)."""
+    shares the agent's non-dumpable state and its /proc files belong to root), or by a
+    runtime forked from the agent (no exec) for itself, while it is still root."""
     try:
         with open(f"/proc/{pid}/oom_score_adj", "w") as f:
-            f.write("0")
-    except OSError:
-        pass
-
-
-def reset_own_oom_score() -> None:
-    """`reset_oom_score` from inside: a runtime forked from the agent (no exec) undoes the
-    protection it inherited itself."""
-    try:
-        with open("/proc/self/oom_score_adj", "w") as f:
             f.write("0")
     except OSError:
         pass
